@@ -1,0 +1,27 @@
+{
+  "targets": [
+    {
+      "target_name": "torch_native",
+      "sources": [
+        "native/addon.cc",
+        "native/autograd.cc",
+        "native/dispatch.cc",
+        "native/handles.cc",
+        "native/tensor_io.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "<!@(node scripts/find-libtorch.mjs include)"
+      ],
+      "libraries": ["<!@(node scripts/find-libtorch.mjs libs)"],
+      "defines": [
+        "<!@(node scripts/find-libtorch.mjs defines)",
+        "NAPI_VERSION=8",
+        "NAPI_CPP_EXCEPTIONS"
+      ],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter", "-Wno-deprecated-declarations"]
+    }
+  ]
+}

@@ -1,0 +1,63 @@
+// Module entry: runtime settings (seed, threads, CUDA) and the registration of each part.
+#include <ATen/Parallel.h>
+#include <ATen/Context.h>
+#include <napi.h>
+#include <torch/cuda.h>
+#include <torch/utils.h>
+#include <torch/version.h>
+
+#include "dispatch.h"
+
+namespace tgt {
+void registerTensorIo(Napi::Env env, Napi::Object exports);
+void registerAutograd(Napi::Env env, Napi::Object exports);
+
+namespace {
+
+Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
+  torch::manual_seed(static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value()));
+  return info.Env().Undefined();
+}
+
+Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  int n = info[0].As<Napi::Number>().Int32Value();
+  if (n < 1) throw Napi::RangeError::New(info.Env(), "set_num_threads: need at least 1 thread");
+  at::set_num_threads(n);
+  return info.Env().Undefined();
+}
+
+Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), at::get_num_threads());
+}
+
+Napi::Value CudaIsAvailable(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), torch::cuda::is_available());
+}
+
+Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(torch::cuda::device_count()));
+}
+
+Napi::Value CudaSynchronize(const Napi::CallbackInfo& info) {
+  if (torch::cuda::is_available()) torch::cuda::synchronize();
+  return info.Env().Undefined();
+}
+
+}  // namespace
+}  // namespace tgt
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  tgt::registerDispatch(env, exports);
+  tgt::registerTensorIo(env, exports);
+  tgt::registerAutograd(env, exports);
+  exports.Set("manualSeed", Napi::Function::New(env, tgt::ManualSeed, "manualSeed"));
+  exports.Set("setNumThreads", Napi::Function::New(env, tgt::SetNumThreads, "setNumThreads"));
+  exports.Set("getNumThreads", Napi::Function::New(env, tgt::GetNumThreads, "getNumThreads"));
+  exports.Set("cudaIsAvailable", Napi::Function::New(env, tgt::CudaIsAvailable, "cudaIsAvailable"));
+  exports.Set("cudaDeviceCount", Napi::Function::New(env, tgt::CudaDeviceCount, "cudaDeviceCount"));
+  exports.Set("cudaSynchronize", Napi::Function::New(env, tgt::CudaSynchronize, "cudaSynchronize"));
+  exports.Set("libtorchVersion", Napi::String::New(env, TORCH_VERSION));
+  return exports;
+}
+
+NODE_API_MODULE(torch_native, Init)
