@@ -1,0 +1,78 @@
+// The compiled addon, loaded once. Everything above this file is TypeScript.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The addon's surface: handles are integers into a native table. */
+export interface NativeBinding {
+  findOp(name: string, overload: string): number;
+  callOp(op: number, ...args: unknown[]): unknown;
+  schemaInfo(name: string, overload: string): NativeSchema | null;
+  listOps(): string[];
+  fromBuffer(data: ArrayBufferView, dtype: number, shape: number[]): number;
+  toBuffer(id: number): Buffer;
+  viewBuffer(id: number): ArrayBuffer | null;
+  dispose(id: number): void;
+  liveCount(): number;
+  liveBytes(): number;
+  meta(id: number): [number[], number, string, boolean];
+  shape(id: number): number[];
+  item(id: number): number | boolean;
+  toString(id: number): string;
+  backward(id: number, grad: number | null, retainGraph: boolean, createGraph: boolean): void;
+  grad(id: number): number | null;
+  setGrad(id: number, grad: number | null): void;
+  requiresGrad(id: number, value: boolean): void;
+  setData(id: number, src: number): void;
+  isLeaf(id: number): boolean;
+  isGradEnabled(): boolean;
+  setGradEnabled(enabled: boolean): void;
+  manualSeed(seed: number): void;
+  setNumThreads(n: number): void;
+  getNumThreads(): number;
+  cudaIsAvailable(): boolean;
+  cudaDeviceCount(): number;
+  cudaSynchronize(): void;
+  libtorchVersion: string;
+}
+
+export interface NativeArgument {
+  name: string;
+  type: string;
+  realType: string;
+  n?: number;
+  hasDefault: boolean;
+  default?: string;
+  kwargOnly: boolean;
+  writes: boolean;
+}
+
+export interface NativeSchema {
+  schema: string;
+  arguments: NativeArgument[];
+  returns: NativeArgument[];
+}
+
+const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+const addonPath = join(packageRoot, 'build', 'Release', 'torch_native.node');
+
+function load(): NativeBinding {
+  if (!existsSync(addonPath)) {
+    throw new Error(
+      `the libtorch addon is not built (${addonPath} is missing). Run \`bash scripts/setup.sh\` ` +
+        'from the repository root: it installs libtorch and builds the addon.',
+    );
+  }
+  const require = createRequire(import.meta.url);
+  try {
+    return require(addonPath) as NativeBinding;
+  } catch (err) {
+    throw new Error(
+      `the libtorch addon at ${addonPath} did not load (${(err as Error).message}). ` +
+        'If libtorch was upgraded or moved, rebuild it: `npm run build:native`.',
+    );
+  }
+}
+
+export const native: NativeBinding = load();

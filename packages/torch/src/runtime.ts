@@ -1,0 +1,38 @@
+// Process-wide settings: seeds, threads, devices, memory accounting.
+import { availableParallelism } from 'node:os';
+import { native } from './native.js';
+
+/** Seeds libtorch's generators (CPU and CUDA), as torch.manual_seed. */
+export function manualSeed(seed: number): void {
+  if (!Number.isInteger(seed) || seed < 0) throw new RangeError(`manualSeed: expected a non-negative integer, got ${seed}`);
+  native.manualSeed(seed);
+}
+
+export function setNumThreads(n: number): void {
+  native.setNumThreads(n);
+}
+
+export function getNumThreads(): number {
+  return native.getNumThreads();
+}
+
+export const cuda = {
+  isAvailable: (): boolean => native.cudaIsAvailable(),
+  deviceCount: (): number => native.cudaDeviceCount(),
+  synchronize: (): void => native.cudaSynchronize(),
+};
+
+/** Live native tensor handles and the bytes of the distinct storages they hold. */
+export function memory(): { tensors: number; bytes: number } {
+  return { tensors: native.liveCount(), bytes: native.liveBytes() };
+}
+
+export function liveTensorCount(): number {
+  return native.liveCount();
+}
+
+export const libtorchVersion: string = native.libtorchVersion;
+
+// libtorch's OpenMP may start with one thread (it reads the CPU quota); use every core,
+// as PyTorch users expect, unless the user asked otherwise.
+if (process.env.OMP_NUM_THREADS === undefined) native.setNumThreads(availableParallelism());
