@@ -1,0 +1,13 @@
+// @tgcnet/torch: PyTorch's tensors, autograd, nn and optim for TypeScript, on libtorch.
+export { Tensor, type Device } from './tensor.js';
+export * from './dtype.js';
+export * from './creation.js';
+export { tidy, keep, dispose, scopeDepth } from './scope.js';
+export { noGrad, enableGrad, isGradEnabled } from './autograd.js';
+export { manualSeed, setNumThreads, getNumThreads, cuda, memory, liveTensorCount, libtorchVersion } from './runtime.js';
+export * as F from './functional.js';
+export * as aten from './generated/aten.js';
+export * as nn from './nn/index.js';
+export * as optim from './optim/index.js';
+export * from './io/safetensors.js';
+export * from './testing/gradcheck.js';
