@@ -1,0 +1,27 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
+
+const bin = fileURLToPath(new URL('../../bin/tgcnet.js', import.meta.url));
+
+test('tgcnet --help lists the commands', () => {
+  const r = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
+  assert.equal(r.status, 0);
+  assert.match(r.stdout, /demo/);
+  assert.match(r.stdout, /info/);
+});
+
+test('tgcnet demo trains and reports JSON', () => {
+  const r = spawnSync(process.execPath, [bin, 'demo', '--steps', '60', '--json'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
+  assert.ok(out.finalLoss < out.firstLoss);
+  assert.equal(out.liveTensors, 0);
+});
+
+test('bad arguments give a message and a non-zero exit', () => {
+  const r = spawnSync(process.execPath, [bin, 'demo', '--steps', 'ten'], { encoding: 'utf8' });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /expected a positive integer, got 'ten'/);
+});

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Sets up tgcnet on a fresh Debian machine with Node 20: system packages (libtorch with
+# OpenBLAS, a C++ toolchain), npm dependencies, the libtorch addon and the TypeScript.
+# Safe to run again: each step is skipped when already done.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
+
+# 1. System packages. libopenblas0-pthread matters: without it libtorch falls back to the
+#    reference BLAS, about 25x slower.
+missing=()
+if [ -z "${LIBTORCH:-}" ] && [ ! -e /usr/include/torch/csrc/api/include/torch/torch.h ]; then missing+=(libtorch-dev); fi
+if command -v dpkg >/dev/null 2>&1 && ! dpkg -s libopenblas0-pthread >/dev/null 2>&1; then missing+=(libopenblas0-pthread); fi
+command -v g++ >/dev/null 2>&1 || missing+=(g++)
+command -v make >/dev/null 2>&1 || missing+=(make)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+if [ ${#missing[@]} -gt 0 ]; then
+  if ! command -v apt-get >/dev/null 2>&1; then
+    say "missing: ${missing[*]}. This is not a Debian system: install libtorch and set LIBTORCH=<unpacked libtorch dir>."
+    exit 1
+  fi
+  if [ "$(id -u)" -ne 0 ]; then
+    say "missing system packages. Run:  sudo apt-get update && sudo apt-get install -y ${missing[*]}"
+    exit 1
+  fi
+  say "installing ${missing[*]} (apt-get)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# 2. npm dependencies, exactly as locked (skipped when the lock file has not changed).
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f node_modules/.tgcnet-lock-hash ] || [ "$(cat node_modules/.tgcnet-lock-hash)" != "$lock_hash" ]; then
+  say "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_hash" > node_modules/.tgcnet-lock-hash
+fi
+
+# 3. The libtorch addon, rebuilt when its sources or the libtorch it found changed.
+addon=packages/torch/build/Release/torch_native.node
+stamp=$( (cat packages/torch/native/* packages/torch/binding.gyp; node packages/torch/scripts/find-libtorch.mjs json) | sha256sum | cut -d' ' -f1)
+if [ ! -f "$addon" ] || [ ! -f packages/torch/build/.tgcnet-stamp ] || [ "$(cat packages/torch/build/.tgcnet-stamp)" != "$stamp" ]; then
+  say "building the libtorch addon ($(node packages/torch/scripts/find-libtorch.mjs json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).source))'))"
+  npm run build:native --silent
+  echo "$stamp" > packages/torch/build/.tgcnet-stamp
+fi
+
+# 4. TypeScript (incremental).
+say "compiling TypeScript"
+npm run build:ts --silent
+say "ready: npx tgcnet --help"
