@@ -7,7 +7,19 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
 
-# 1. System packages. libopenblas0-pthread matters: without it libtorch falls back to the
+# 1. npm dependencies, exactly as locked (skipped when the lock file has not changed).
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f node_modules/.tgcnet-lock-hash ] || [ "$(cat node_modules/.tgcnet-lock-hash)" != "$lock_hash" ]; then
+  say "npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_hash" > node_modules/.tgcnet-lock-hash
+fi
+
+# 2. TypeScript (incremental): the CLI's --help works from here on, even without libtorch.
+say "compiling TypeScript"
+npm run build:ts --silent
+
+# 3. System packages. libopenblas0-pthread matters: without it libtorch falls back to the
 #    reference BLAS, about 25x slower.
 missing=()
 if [ -z "${LIBTORCH:-}" ] && [ ! -e /usr/include/torch/csrc/api/include/torch/torch.h ]; then missing+=(libtorch-dev); fi
@@ -29,15 +41,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# 2. npm dependencies, exactly as locked (skipped when the lock file has not changed).
-lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
-if [ ! -f node_modules/.tgcnet-lock-hash ] || [ "$(cat node_modules/.tgcnet-lock-hash)" != "$lock_hash" ]; then
-  say "npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
-  echo "$lock_hash" > node_modules/.tgcnet-lock-hash
-fi
-
-# 3. The libtorch addon, rebuilt when its sources or the libtorch it found changed.
+# 4. The libtorch addon, rebuilt when its sources or the libtorch it found changed.
 addon=packages/torch/build/Release/torch_native.node
 stamp=$( (cat packages/torch/native/* packages/torch/binding.gyp; node packages/torch/scripts/find-libtorch.mjs json) | sha256sum | cut -d' ' -f1)
 if [ ! -f "$addon" ] || [ ! -f packages/torch/build/.tgcnet-stamp ] || [ "$(cat packages/torch/build/.tgcnet-stamp)" != "$stamp" ]; then
@@ -46,7 +50,4 @@ if [ ! -f "$addon" ] || [ ! -f packages/torch/build/.tgcnet-stamp ] || [ "$(cat 
   echo "$stamp" > packages/torch/build/.tgcnet-stamp
 fi
 
-# 4. TypeScript (incremental).
-say "compiling TypeScript"
-npm run build:ts --silent
 say "ready: npx tgcnet --help"

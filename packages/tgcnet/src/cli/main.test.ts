@@ -25,3 +25,12 @@ test('bad arguments give a message and a non-zero exit', () => {
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /expected a positive integer, got 'ten'/);
 });
+
+test('without the libtorch addon, --help still works and commands say how to fix it', () => {
+  const env = { ...process.env, TGCNET_TORCH_ADDON: '/nonexistent/torch_native.node' };
+  const help = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8', env });
+  assert.equal(help.status, 0);
+  const r = spawnSync(process.execPath, [bin, 'info'], { encoding: 'utf8', env });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /libtorch addon is not built .*bash scripts\/setup\.sh/);
+});
