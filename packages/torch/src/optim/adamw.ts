@@ -1,5 +1,5 @@
 import { noGrad } from '../autograd.js';
-import { zerosLike } from '../creation.js';
+import { zeros, zerosLike } from '../creation.js';
 import * as aten from '../generated/aten.js';
 import { tidy } from '../scope.js';
 import { Optimizer, type ParamsInput } from './optimizer.js';
@@ -25,19 +25,22 @@ export class AdamW extends Optimizer<AdamWOptions> {
 
   step(): void {
     this.stepCount += 1;
-    const t = this.stepCount;
     noGrad(() => {
       for (const group of this.paramGroups) {
         const { lr, betas, eps, weightDecay } = group.options;
         const [b1, b2] = betas;
-        const bc1 = 1 - b1 ** t;
-        const bc2 = 1 - b2 ** t;
-        const stepSize = lr / bc1;
         for (const p of group.params) {
           tidy(() => {
             const g = p.grad;
             if (g === null) return;
             const s = this.stateOf(p);
+            // Steps are counted per parameter, as PyTorch: one that missed a step (no grad)
+            // keeps its own bias correction.
+            const stepT = s.get('step') ?? this.setState(p, 'step', zeros([]));
+            const t = stepT.add_(1).item();
+            const bc1 = 1 - b1 ** t;
+            const bc2 = 1 - b2 ** t;
+            const stepSize = lr / bc1;
             const m = s.get('exp_avg') ?? this.setState(p, 'exp_avg', zerosLike(p));
             const v = s.get('exp_avg_sq') ?? this.setState(p, 'exp_avg_sq', zerosLike(p));
             if (weightDecay !== 0) aten.mulScalar_(p, 1 - lr * weightDecay);
