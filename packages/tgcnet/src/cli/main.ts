@@ -34,7 +34,39 @@ export function buildProgram(): Command {
       demo(opts);
     });
 
+  const clip = program.command('clip').description('CLIP towers: embeddings, random checkpoints');
+  clip
+    .command('embed')
+    .description('embed an image and/or a text with a CLIP checkpoint (L2-normalised) and print their cosine')
+    .requiredOption('--clip <path>', 'Hugging Face CLIP folder or .safetensors file (either naming)')
+    .option('--image <file>', 'PNG or JPEG image')
+    .option('--text <prompt>', 'text to embed')
+    .option('--tokenizer <path>', 'tokenizer files when the checkpoint has none (folder, tokenizer.json or bpe .txt.gz)')
+    .option('--json', 'print {"image_embedding", "text_embedding", "cosine"} as JSON')
+    .action(async (opts: { clip: string; image?: string; text?: string; tokenizer?: string; json?: boolean }) => {
+      const { clipEmbed } = await import('./clip.js');
+      await clipEmbed(opts);
+    });
+  clip
+    .command('init')
+    .description('write a random CLIP checkpoint folder (Hugging Face layout) for tests and weight-free runs')
+    .option('--preset <name>', 'tiny, small, or a checkpoint name such as openai/clip-vit-base-patch16', 'tiny')
+    .requiredOption('--out <dir>', 'output folder')
+    .option('--seed <n>', 'random seed', nonNegativeInt, 0)
+    .option('--bpe <file>', "OpenAI's bpe_simple_vocab_16e6.txt.gz (default: ../shared/clip)")
+    .option('--openai', 'also write openai_clip.safetensors in OpenAI naming')
+    .action(async (opts: { preset: string; out: string; seed: number; bpe?: string; openai?: boolean }) => {
+      const { clipInit } = await import('./clip.js');
+      clipInit(opts);
+    });
+
   return program;
+}
+
+export function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected a non-negative integer, got '${value}'`);
+  return n;
 }
 
 export async function run(argv: string[]): Promise<void> {

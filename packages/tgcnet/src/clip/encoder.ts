@@ -1,0 +1,125 @@
+// CLIP's transformer: pre-LN residual blocks with Hugging Face's module names
+// (self_attn.{q,k,v,out}_proj, layer_norm1, mlp.fc1/fc2, layer_norm2).
+import { F, nn, tidy, type Tensor } from '@tgcnet/torch';
+import type { Activation } from './config.js';
+
+export class ClipAttention extends nn.Module {
+  readonly headDim: number;
+  readonly q_proj: nn.Linear;
+  readonly k_proj: nn.Linear;
+  readonly v_proj: nn.Linear;
+  readonly out_proj: nn.Linear;
+
+  constructor(
+    readonly width: number,
+    readonly heads: number,
+  ) {
+    super();
+    if (width % heads !== 0) throw new RangeError(`CLIP attention: width ${width} is not divisible by ${heads} heads`);
+    this.headDim = width / heads;
+    this.q_proj = this.registerModule('q_proj', new nn.Linear(width, width));
+    this.k_proj = this.registerModule('k_proj', new nn.Linear(width, width));
+    this.v_proj = this.registerModule('v_proj', new nn.Linear(width, width));
+    this.out_proj = this.registerModule('out_proj', new nn.Linear(width, width));
+  }
+
+  /** x [B, L, W]; mask additive [L, L] or null. */
+  forward(x: Tensor, mask: Tensor | null): Tensor {
+    return tidy(() => {
+      const [B, L] = x.shape;
+      const split = (t: Tensor) => t.reshape(B, L, this.heads, this.headDim).transpose(1, 2);
+      const out = F.scaledDotProductAttention(split(this.q_proj.forward(x)), split(this.k_proj.forward(x)), split(this.v_proj.forward(x)), {
+        attnMask: mask,
+      });
+      return this.out_proj.forward(out.transpose(1, 2).reshape(B, L, this.width));
+    });
+  }
+}
+
+export class ClipMlp extends nn.Module {
+  readonly fc1: nn.Linear;
+  readonly fc2: nn.Linear;
+
+  constructor(
+    width: number,
+    hidden: number,
+    readonly activation: Activation,
+  ) {
+    super();
+    this.fc1 = this.registerModule('fc1', new nn.Linear(width, hidden));
+    this.fc2 = this.registerModule('fc2', new nn.Linear(hidden, width));
+  }
+
+  forward(x: Tensor): Tensor {
+    return tidy(() => {
+      const h = this.fc1.forward(x);
+      return this.fc2.forward(this.activation === 'quick_gelu' ? F.quickGelu(h) : F.gelu(h));
+    });
+  }
+}
+
+export class ClipEncoderLayer extends nn.Module {
+  readonly self_attn: ClipAttention;
+  readonly layer_norm1: nn.LayerNorm;
+  readonly mlp: ClipMlp;
+  readonly layer_norm2: nn.LayerNorm;
+
+  constructor(width: number, heads: number, hidden: number, activation: Activation, eps: number) {
+    super();
+    this.self_attn = this.registerModule('self_attn', new ClipAttention(width, heads));
+    this.layer_norm1 = this.registerModule('layer_norm1', new nn.LayerNorm(width, eps));
+    this.mlp = this.registerModule('mlp', new ClipMlp(width, hidden, activation));
+    this.layer_norm2 = this.registerModule('layer_norm2', new nn.LayerNorm(width, eps));
+  }
+
+  forward(x: Tensor, mask: Tensor | null): Tensor {
+    return tidy(() => {
+      const h = x.add(this.self_attn.forward(this.layer_norm1.forward(x), mask));
+      return h.add(this.mlp.forward(this.layer_norm2.forward(h)));
+    });
+  }
+}
+
+export interface EncoderSpec {
+  width: number;
+  layers: number;
+  heads: number;
+  hidden: number;
+  activation: Activation;
+  eps: number;
+}
+
+export class ClipEncoder extends nn.Module {
+  readonly layers: nn.ModuleList<ClipEncoderLayer>;
+
+  constructor(spec: EncoderSpec) {
+    super();
+    this.layers = this.registerModule(
+      'layers',
+      new nn.ModuleList(Array.from({ length: spec.layers }, () => new ClipEncoderLayer(spec.width, spec.heads, spec.hidden, spec.activation, spec.eps))),
+    );
+  }
+
+  /**
+   * Runs every block. `taps` lists 1-based block numbers whose outputs are returned too
+   * (block k's output is the input of block k + 1).
+   */
+  forward(x: Tensor, mask: Tensor | null, taps: readonly number[] = []): { last: Tensor; taps: Tensor[] } {
+    for (const t of taps) {
+      if (!Number.isInteger(t) || t < 1 || t > this.layers.length) {
+        throw new RangeError(`CLIP tap at block ${t}: blocks are numbered 1..${this.layers.length}`);
+      }
+    }
+    return tidy(() => {
+      const tapped = new Map<number, Tensor>();
+      let h = x;
+      let k = 0;
+      for (const layer of this.layers) {
+        h = layer.forward(h, mask);
+        k += 1;
+        if (taps.includes(k)) tapped.set(k, h);
+      }
+      return { last: h, taps: taps.map((t) => tapped.get(t)!) };
+    });
+  }
+}
