@@ -291,6 +291,51 @@ export class Tensor {
     return aten.relu(this);
   }
 
+  floor(): Tensor {
+    return aten.floor(this);
+  }
+
+  ceil(): Tensor {
+    return aten.ceil(this);
+  }
+
+  round(): Tensor {
+    return aten.round(this);
+  }
+
+  sin(): Tensor {
+    return aten.sin(this);
+  }
+
+  cos(): Tensor {
+    return aten.cos(this);
+  }
+
+  square(): Tensor {
+    return aten.mul(this, this);
+  }
+
+  logicalNot(): Tensor {
+    return aten.logicalNot(this);
+  }
+
+  logicalAnd(other: Tensor): Tensor {
+    return aten.logicalAnd(this, other);
+  }
+
+  logicalOr(other: Tensor): Tensor {
+    return aten.logicalOr(this, other);
+  }
+
+  /** True if any element is non-zero (a bool scalar tensor). */
+  any(): Tensor {
+    return aten.anyAll(this);
+  }
+
+  all(): Tensor {
+    return aten.allAll(this);
+  }
+
   clamp(min: number | null, max: number | null = null): Tensor {
     return aten.clamp(this, { min, max });
   }

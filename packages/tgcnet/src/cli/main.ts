@@ -34,6 +34,18 @@ export function buildProgram(): Command {
       demo(opts);
     });
 
+  const model = program.command('model').description('the TGC-Net model: presets, ablations, parameter counts');
+  model
+    .command('info')
+    .description('parameter counts (total, trainable, per module) and input sizes of a preset')
+    .option('--preset <name>', 'paper, b16, small or tiny', 'paper')
+    .option('--set <key=value>', 'override a config field (repeatable): encoder=cnn-only, sse.layers=2, modules.vlcm=false', collect, [])
+    .option('--json', 'print JSON')
+    .action(async (opts: { preset: string; set: string[]; json?: boolean }) => {
+      const { modelInfo } = await import('./model.js');
+      modelInfo(opts);
+    });
+
   const clip = program.command('clip').description('CLIP towers: embeddings, random checkpoints');
   clip
     .command('embed')
@@ -61,6 +73,10 @@ export function buildProgram(): Command {
     });
 
   return program;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }
 
 export function nonNegativeInt(value: string): number {

@@ -1,0 +1,79 @@
+// The cost-aggregating decoder: per pyramid level, a cost map = cosine similarity between
+// every calibrated pixel embedding and the text vector (plus, at the coarse level, CLIP's
+// own dense image-text cosine when the ViT is present); the cost is embedded together with
+// projected visual guidance, aggregated by residual conv blocks, then upsampled with skip
+// connections (pyramid levels, the stride-4 CNN map) to 1-channel logits at the label size.
+import { F, nn, tidy, type Tensor } from '@tgcnet/torch';
+import { ConvNormAct, ResidualBlock } from './blocks.js';
+
+export interface DecoderSpec {
+  dModel: number;
+  costChannels: number;
+  aggregationBlocks: number;
+  upChannels: [number, number, number];
+  /** Channels of the stride-4 CNN map, or null without a CNN branch. */
+  highResChannels: number | null;
+  /** Whether CLIP's dense cost is an extra channel at the coarse level. */
+  clipCost: boolean;
+}
+
+/** Cosine similarity of every pixel [B, C, h, w] with a vector [B, C] -> [B, 1, h, w]. */
+export function pixelTextCosine(pixels: Tensor, text: Tensor): Tensor {
+  return tidy(() => F.normalize(pixels, 1).mul(F.normalize(text, 1).unsqueeze(-1).unsqueeze(-1)).sum(1, true));
+}
+
+export class CostDecoder extends nn.Module {
+  readonly guidance: nn.ModuleList<nn.Conv2d>;
+  readonly cost_embed: nn.ModuleList<ConvNormAct>;
+  readonly aggregation: nn.ModuleList<ResidualBlock>;
+  readonly up16: ConvNormAct;
+  readonly up8: ConvNormAct;
+  readonly up4: ConvNormAct;
+  readonly head: nn.Conv2d;
+
+  constructor(readonly spec: DecoderSpec) {
+    super();
+    const C = spec.costChannels;
+    // Levels are indexed fine to coarse (stride 8, 16, 32) like the pyramid.
+    this.guidance = this.registerModule('guidance', new nn.ModuleList([0, 1, 2].map(() => new nn.Conv2d(spec.dModel, C, 1))));
+    this.cost_embed = this.registerModule(
+      'cost_embed',
+      new nn.ModuleList([0, 1, 2].map((l) => new ConvNormAct(C + 1 + (l === 2 && spec.clipCost ? 1 : 0), C))),
+    );
+    this.aggregation = this.registerModule('aggregation', new nn.ModuleList(Array.from({ length: spec.aggregationBlocks }, () => new ResidualBlock(C))));
+    const [u16, u8, u4] = spec.upChannels;
+    this.up16 = this.registerModule('up16', new ConvNormAct(C + C, u16));
+    this.up8 = this.registerModule('up8', new ConvNormAct(u16 + C, u8));
+    this.up4 = this.registerModule('up4', new ConvNormAct(u8 + (spec.highResChannels ?? 0), u4));
+    this.head = this.registerModule('head', new nn.Conv2d(u4, 1, 1));
+  }
+
+  /**
+   * levels: calibrated pyramid [B, d, s, s] at strides 8, 16, 32; text [B, d];
+   * clipCost [B, 1, g, g] or null; highRes: the stride-4 CNN map or null.
+   */
+  forward(levels: Tensor[], text: Tensor, clipCost: Tensor | null, highRes: Tensor | null, labelSize: [number, number]): Tensor {
+    return tidy(() => {
+      const embedded = levels.map((x, l) => {
+        const parts = [pixelTextCosine(x, text), this.guidance.at(l).forward(x)];
+        if (l === 2 && this.spec.clipCost) {
+          if (clipCost === null) throw new Error('decoder: this configuration expects CLIP dense cost');
+          const [h, w] = [x.shape[2], x.shape[3]];
+          parts.push(clipCost.shape[2] === h && clipCost.shape[3] === w ? clipCost : F.interpolate(clipCost, { size: [h, w], mode: 'bilinear', alignCorners: false }));
+        }
+        return this.cost_embed.at(l).forward(F.cat(parts, 1));
+      });
+      let h = embedded[2];
+      for (const block of this.aggregation) h = block.forward(h);
+      const up = (x: Tensor, like: Tensor) => F.interpolate(x, { size: [like.shape[2], like.shape[3]], mode: 'bilinear', alignCorners: false });
+      h = this.up16.forward(F.cat([up(h, embedded[1]), embedded[1]], 1));
+      h = this.up8.forward(F.cat([up(h, embedded[0]), embedded[0]], 1));
+      if (highRes !== null) {
+        h = this.up4.forward(F.cat([up(h, highRes), highRes], 1));
+      } else {
+        h = this.up4.forward(F.interpolate(h, { scaleFactor: 2, mode: 'bilinear', alignCorners: false }));
+      }
+      return F.interpolate(this.head.forward(h), { size: labelSize, mode: 'bilinear', alignCorners: false });
+    });
+  }
+}

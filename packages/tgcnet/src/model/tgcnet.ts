@@ -1,0 +1,189 @@
+// TGC-Net: frozen CLIP + CNN fused by SSE, DATE text, VLCM calibration, cost decoder.
+// The model knows nothing about files: it takes pixels and token ids, returns logits.
+import { F, nn, noGrad, tensor, tidy, type Tensor } from '@tgcnet/torch';
+import type { ClipConfig } from '../clip/config.js';
+import { ClipTextTower, type TextOutput } from '../clip/text.js';
+import { ClipVisionTower } from '../clip/vision.js';
+import { CnnBranch } from './cnn.js';
+import { type TgcConfig, pyramidSides, resolveClipConfig } from './config.js';
+import { Date, type TextFeatures } from './date.js';
+import { CostDecoder, pixelTextCosine } from './decoder.js';
+import { Sse } from './sse.js';
+import { type TextBatch, TextFeatureCache } from './text_cache.js';
+import { BidirectionalVlcm, GatedVlcm } from './vlcm.js';
+
+export type { TextBatch };
+
+export interface TgcInputs {
+  /** [B, 3, vitInput, vitInput], CLIP-normalised; null for encoder 'cnn-only'. */
+  vitPixels: Tensor | null;
+  /** [B, 3, cnnInput, cnnInput]; null for encoder 'vit-only'. */
+  cnnPixels: Tensor | null;
+  /** The clinical prompt (for 'llm-expanded', prompt and auxiliary text joined; see composePrompt). */
+  text: TextBatch;
+  /** The auxiliary prompt, used by 'aux-injection'. */
+  aux?: TextBatch | null;
+  /** Per case: whether an auxiliary prompt exists (missing ones get no injection). */
+  auxPresent?: boolean[] | null;
+  labelSize: [number, number];
+}
+
+/** What the text mode asks the data layer to tokenize as primary and auxiliary text. */
+export function composePrompt(config: TgcConfig, prompt: string, aux: string | null): { primary: string; aux: string | null } {
+  if (config.text === 'llm-expanded' && aux) return { primary: `${prompt} ${aux}`, aux: null };
+  if (config.text === 'aux-injection' && config.modules.date) return { primary: prompt, aux };
+  return { primary: prompt, aux: null };
+}
+
+export interface PretrainedClip {
+  vision: ClipVisionTower | null;
+  text: ClipTextTower;
+}
+
+export class TgcNet extends nn.Module {
+  readonly clipConfig: ClipConfig;
+  readonly clip_vision: ClipVisionTower | null;
+  readonly clip_text: ClipTextTower;
+  readonly cnn: CnnBranch | null;
+  readonly sse: Sse;
+  readonly date: Date;
+  readonly vlcm: GatedVlcm | BidirectionalVlcm | null;
+  readonly decoder: CostDecoder;
+  readonly textCache = new TextFeatureCache();
+  readonly visionTrainable: boolean;
+  readonly textTrainable: boolean;
+
+  constructor(
+    readonly config: TgcConfig,
+    pretrained: PretrainedClip | null = null,
+  ) {
+    super();
+    const clip = resolveClipConfig(config);
+    this.clipConfig = clip;
+    const useVit = config.encoder !== 'cnn-only';
+    const useCnn = config.encoder !== 'vit-only';
+    this.visionTrainable = config.encoder === 'vit-finetune' || config.clipTrainable;
+    this.textTrainable = config.clipTrainable;
+    const vision = useVit ? (pretrained?.vision ?? new ClipVisionTower(clip.vision_config, clip.projection_dim)) : null;
+    this.clip_vision = vision ? this.registerModule('clip_vision', vision) : null;
+    this.clip_text = this.registerModule('clip_text', pretrained?.text ?? new ClipTextTower(clip.text_config, clip.projection_dim));
+    if (this.clip_vision && !this.visionTrainable) this.clip_vision.freeze();
+    if (!this.textTrainable) this.clip_text.freeze();
+    const widths = config.cnn.widths;
+    this.cnn = useCnn
+      ? this.registerModule('cnn', new CnnBranch({ inChannels: 3, stem: config.cnn.stem, widths, depths: config.cnn.depths }))
+      : null;
+    this.sse = this.registerModule(
+      'sse',
+      new Sse({
+        dModel: config.dModel,
+        cnnChannels: useCnn ? [widths[1], widths[2], widths[3]] : null,
+        vitChannels: useVit ? clip.vision_config.hidden_size : null,
+        sides: pyramidSides(config),
+        layers: config.modules.sse ? config.sse.layers : 0,
+        heads: config.sse.heads,
+        points: config.sse.points,
+        ffn: config.sse.ffn,
+        dropout: config.dropout,
+      }),
+    );
+    this.date = this.registerModule(
+      'date',
+      new Date({
+        clipEmbed: clip.projection_dim,
+        clipWidth: clip.text_config.hidden_size,
+        dModel: config.dModel,
+        heads: config.date.heads,
+        withAux: config.modules.date && config.text === 'aux-injection',
+        tokensNeeded: config.modules.vlcm && config.alignment !== 'none',
+      }),
+    );
+    const align = config.modules.vlcm ? config.alignment : 'none';
+    this.vlcm =
+      align === 'gated'
+        ? this.registerModule('vlcm', new GatedVlcm({ dModel: config.dModel, heads: config.vlcm.heads, contextTokens: config.vlcm.contextTokens }))
+        : align === 'bidirectional'
+          ? this.registerModule('vlcm', new BidirectionalVlcm({ dModel: config.dModel, heads: config.vlcm.heads }))
+          : null;
+    this.decoder = this.registerModule(
+      'decoder',
+      new CostDecoder({
+        dModel: config.dModel,
+        costChannels: config.decoder.costChannels,
+        aggregationBlocks: config.decoder.aggregationBlocks,
+        upChannels: config.decoder.upChannels as [number, number, number],
+        highResChannels: useCnn ? widths[0] : null,
+        clipCost: useVit,
+      }),
+    );
+  }
+
+  /** Frozen CLIP towers stay in eval mode whatever mode the rest is put in. */
+  override train(mode = true): this {
+    super.train(mode);
+    if (this.clip_vision && !this.visionTrainable) this.clip_vision.eval();
+    if (!this.textTrainable) this.clip_text.eval();
+    return this;
+  }
+
+  /** CLIP text features: cached per prompt when frozen, differentiable when trained. */
+  textFeatures(batch: TextBatch): TextFeatures {
+    if (this.textTrainable) {
+      const out: TextOutput = this.clip_text.forward(batch.ids, batch.eot);
+      return out;
+    }
+    return this.textCache.features(this.clip_text, batch);
+  }
+
+  forward(inputs: TgcInputs): Tensor {
+    const c = this.config;
+    if (this.clip_vision && inputs.vitPixels === null) throw new Error(`TGC-Net (${c.encoder}): vitPixels are required`);
+    if (this.cnn && inputs.cnnPixels === null) throw new Error(`TGC-Net (${c.encoder}): cnnPixels are required`);
+    return tidy(() => {
+      const primary = this.textFeatures(inputs.text);
+      const aux = this.date.cross_attn && inputs.aux ? this.textFeatures(inputs.aux) : null;
+      let vitTaps: Tensor[] | null = null;
+      let clipCost: Tensor | null = null;
+      if (this.clip_vision && inputs.vitPixels) {
+        const run = () => this.clip_vision!.forward(inputs.vitPixels!, { taps: c.vitTaps, dense: true });
+        const out = this.visionTrainable ? run() : noGrad(run);
+        vitTaps = out.taps;
+        clipCost = pixelTextCosine(out.dense!, primary.pooled);
+      }
+      const cnnMaps = this.cnn && inputs.cnnPixels ? this.cnn.forward(inputs.cnnPixels) : null;
+      const pyramid = this.sse.forward(cnnMaps ? cnnMaps.slice(1) : null, vitTaps);
+      const present = inputs.auxPresent ? tensor(inputs.auxPresent.map((p) => (p ? 1 : 0))) : null;
+      const joint = this.date.forward(primary, aux, present);
+      const calibrated = this.vlcm ? this.vlcm.forward(pyramid, joint) : { levels: pyramid, text: joint };
+      return this.decoder.forward(calibrated.levels, calibrated.text.pooled, clipCost, cnnMaps ? cnnMaps[0] : null, inputs.labelSize);
+    });
+  }
+
+  /** Probabilities [B, 1, H, W] without recording gradients. */
+  predict(inputs: TgcInputs): Tensor {
+    return noGrad(() => tidy(() => F.sigmoid(this.forward(inputs))));
+  }
+
+  override dispose(): void {
+    this.textCache.clear();
+    super.dispose();
+  }
+}
+
+export interface ParameterReport {
+  total: number;
+  trainable: number;
+  /** CLIP excluded: the figure the paper reports (10.3M). */
+  trainableExcludingClip: number;
+  modules: Record<string, { total: number; trainable: number }>;
+}
+
+export function parameterReport(model: TgcNet): ParameterReport {
+  const modules: Record<string, { total: number; trainable: number }> = {};
+  for (const [name, child] of model.namedChildren()) {
+    modules[name] = { total: child.numParameters(), trainable: child.numParameters({ trainableOnly: true }) };
+  }
+  const trainable = model.numParameters({ trainableOnly: true });
+  const clipTrainable = (modules.clip_vision?.trainable ?? 0) + (modules.clip_text?.trainable ?? 0);
+  return { total: model.numParameters(), trainable, trainableExcludingClip: trainable - clipTrainable, modules };
+}
