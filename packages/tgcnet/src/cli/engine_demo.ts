@@ -3,7 +3,7 @@
 import * as T from '@tgcnet/torch';
 import { trainToySegmentation } from '@tgcnet/torch/examples/toy_segmentation';
 
-export function demo(opts: { steps: number; seed: number; json?: boolean }): void {
+export function engineDemo(opts: { steps: number; seed: number; json?: boolean }): void {
   const started = performance.now();
   const every = Math.max(1, Math.floor(opts.steps / 10));
   const { model, losses, dice } = trainToySegmentation({

@@ -9,11 +9,13 @@ test('tgcnet --help lists the commands', () => {
   const r = spawnSync(process.execPath, [bin, '--help'], { encoding: 'utf8' });
   assert.equal(r.status, 0);
   assert.match(r.stdout, /demo/);
+  assert.match(r.stdout, /train/);
+  assert.match(r.stdout, /eval/);
   assert.match(r.stdout, /info/);
 });
 
-test('tgcnet demo trains and reports JSON', () => {
-  const r = spawnSync(process.execPath, [bin, 'demo', '--steps', '60', '--json'], { encoding: 'utf8' });
+test('tgcnet engine-demo trains and reports JSON', () => {
+  const r = spawnSync(process.execPath, [bin, 'engine-demo', '--steps', '60', '--json'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
   assert.ok(out.finalLoss < out.firstLoss);
@@ -21,7 +23,7 @@ test('tgcnet demo trains and reports JSON', () => {
 });
 
 test('bad arguments give a message and a non-zero exit', () => {
-  const r = spawnSync(process.execPath, [bin, 'demo', '--steps', 'ten'], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [bin, 'engine-demo', '--steps', 'ten'], { encoding: 'utf8' });
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /expected a positive integer, got 'ten'/);
 });

@@ -25,13 +25,96 @@ export function buildProgram(): Command {
 
   program
     .command('demo')
-    .description('the main job: an end-to-end training run on embedded synthetic data')
+    .description('the main job: synthetic data, train the small preset (<= 5 min on CPU), evaluate, write the report')
+    .option('--out <dir>', 'where data, run and report go', 'demo-output')
+    .option('--minutes <m>', 'training time budget', Number, 5)
+    .option('--n <count>', 'synthetic cases', positiveInt, 1000)
+    .option('--seed <n>', 'random seed', nonNegativeInt, 0)
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: { out: string; minutes: number; n: number; seed: number; json?: boolean }) => {
+      const { demo } = await import('./demo.js');
+      await demo(opts);
+    });
+  program
+    .command('engine-demo')
+    .description('the engine alone: a small CNN trained on a toy segmentation task')
     .option('--steps <n>', 'training steps', positiveInt, 300)
     .option('--seed <n>', 'random seed', positiveInt, 1)
     .option('--json', 'print the result as JSON')
     .action(async (opts: { steps: number; seed: number; json?: boolean }) => {
-      const { demo } = await import('./demo.js');
-      demo(opts);
+      const { engineDemo } = await import('./engine_demo.js');
+      engineDemo(opts);
+    });
+
+  const data = program.command('data').description('datasets: synthetic data, checks');
+  data
+    .command('synth')
+    .description('write a synthetic chest-radiograph dataset (LViT layout) where the prompt decides the mask')
+    .requiredOption('--out <dir>', 'output folder')
+    .option('--n <count>', 'number of cases (70/10/20 train/val/test)', positiveInt, 1000)
+    .option('--seed <n>', 'random seed', nonNegativeInt, 0)
+    .option('--size <px>', 'image side', positiveInt, 224)
+    .action(async (opts: { out: string; n: number; seed: number; size: number }) => {
+      const { dataSynth } = await import('./data.js');
+      await dataSynth(opts);
+    });
+  data
+    .command('check')
+    .description('read a dataset, detect its format and list every bad case')
+    .requiredOption('--data <dir>', 'dataset folder or manifest')
+    .option('--format <name>', 'lvit, languidemedseg, sgseg, manifest or msd (default: detected)')
+    .option('--json', 'print JSON')
+    .action(async (opts: { data: string; format?: string; json?: boolean }) => {
+      const { dataCheck } = await import('./data.js');
+      await dataCheck(opts);
+    });
+
+  program
+    .command('train')
+    .description('train TGC-Net on a dataset; checkpoints best/ and last/ in --out')
+    .requiredOption('--data <dir>', 'dataset folder or manifest')
+    .option('--format <name>', 'dataset format (default: detected)')
+    .option('--preset <name>', 'paper, b16, small or tiny', 'small')
+    .option('--set <key=value>', 'override a config field (repeatable)', collect, [])
+    .requiredOption('--out <dir>', 'run folder, e.g. runs/small')
+    .option('--clip <path>', 'pretrained CLIP (Hugging Face folder or .safetensors); frozen. Without it CLIP is random and trained')
+    .option('--tokenizer <path>', 'CLIP tokenizer files (default: from --clip, else ../shared/clip)')
+    .option('--epochs <n>', 'epochs', positiveInt, 20)
+    .option('--batch <n>', 'batch size', positiveInt, 8)
+    .option('--lr <x>', 'peak learning rate (default by preset)', Number)
+    .option('--weight-decay <x>', 'AdamW weight decay', Number, 0.01)
+    .option('--max-minutes <m>', 'stop after this many minutes (checkpoints kept; resumable)', Number)
+    .option('--device <d>', 'cpu or cuda', 'cpu')
+    .option('--seed <n>', 'random seed', nonNegativeInt, 0)
+    .option('--patience <n>', 'early stopping: epochs without a better validation Dice', nonNegativeInt, 10)
+    .option('--no-augment', 'turn augmentation off')
+    .option('--skip-bad', 'skip bad cases instead of stopping')
+    .option('--limit-train <n>', 'use at most n training cases', positiveInt)
+    .option('--limit-val <n>', 'use at most n validation cases', positiveInt)
+    .option('--resume', 'continue the run in --out from its last checkpoint')
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: Record<string, unknown>) => {
+      const { trainCommand } = await import('./train.js');
+      await trainCommand(opts);
+    });
+
+  program
+    .command('eval')
+    .description('Dice and IoU (macro and micro) of a checkpoint on a dataset split, per-case CSV, HTML report')
+    .requiredOption('--checkpoint <path>', 'run folder (runs/<name>) or its best/ or last/')
+    .requiredOption('--data <dir>', 'dataset folder or manifest')
+    .option('--split <name>', 'train, val or test', 'test')
+    .option('--format <name>', 'dataset format (default: detected)')
+    .option('--batch <n>', 'batch size', positiveInt, 8)
+    .option('--report <dir>', 'write an HTML report (curves, metrics, best and worst cases)')
+    .option('--csv <file>', 'per-case CSV (default: <report>/cases.csv)')
+    .option('--shuffle-prompts', 'also evaluate with prompts shuffled between cases (text reliance)')
+    .option('--skip-bad', 'skip bad cases instead of stopping')
+    .option('--limit <n>', 'evaluate at most n cases', positiveInt)
+    .option('--json', 'print JSON')
+    .action(async (opts: Record<string, unknown>) => {
+      const { evalCommand } = await import('./eval.js');
+      await evalCommand(opts);
     });
 
   const model = program.command('model').description('the TGC-Net model: presets, ablations, parameter counts');

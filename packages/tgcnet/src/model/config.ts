@@ -130,8 +130,10 @@ export const PRESETS = {
   /** CPU training that learns in minutes on 2 cores; every component kept. */
   small: {
     clip: 'small',
-    vitInput: 224,
-    cnnInput: 224,
+    // 160 px keeps a 2-core CPU at ~20 images/s in training; masks are compared at their
+    // own size (the logits are upsampled).
+    vitInput: 160,
+    cnnInput: 160,
     vitTaps: [2, 3, 4],
     dModel: 64,
     cnn: { stem: 16, widths: [16, 32, 64, 64], depths: [1, 1, 1, 1] },

@@ -1,0 +1,33 @@
+import type { FormatName } from '../data/types.js';
+import { train } from '../train/train.js';
+
+export async function trainCommand(o: Record<string, unknown>): Promise<void> {
+  const result = await train({
+    data: o.data as string,
+    format: o.format as FormatName | undefined,
+    preset: o.preset as string,
+    set: o.set as string[],
+    out: o.out as string,
+    clip: o.clip as string | undefined,
+    tokenizer: o.tokenizer as string | undefined,
+    epochs: o.epochs as number,
+    batch: o.batch as number,
+    lr: o.lr as number | undefined,
+    weightDecay: o.weightDecay as number,
+    maxMinutes: o.maxMinutes as number | undefined,
+    device: o.device as 'cpu' | 'cuda',
+    seed: o.seed as number,
+    resume: o.resume === true,
+    patience: o.patience as number,
+    augment: o.augment !== false,
+    skipBad: o.skipBad === true,
+    limitTrain: o.limitTrain as number | undefined,
+    limitVal: o.limitVal as number | undefined,
+  });
+  if (o.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+  else
+    process.stdout.write(
+      `run ${result.runDir}: ${result.steps} steps, ${result.epochs} epoch(s), stopped by ${result.stoppedBy}; ` +
+        `best validation Dice ${result.bestDice.toFixed(4)} (micro) at epoch ${result.bestEpoch}\n`,
+    );
+}

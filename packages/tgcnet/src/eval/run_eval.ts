@@ -1,0 +1,143 @@
+// `tgcnet eval`: a checkpoint on a dataset split -> Dice/IoU (macro and micro), per-case
+// CSV, optionally an HTML report and a shuffled-prompt control (does the text matter?).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { openDataset } from '../data/detect.js';
+import { mulberry32 } from '../data/synth.js';
+import type { CaseRecord, FormatName, Split } from '../data/types.js';
+import { formatProblems, validateDataset } from '../data/validate.js';
+import { loadRun } from '../train/checkpoint.js';
+import { type Evaluation, evaluateCases } from './evaluate.js';
+import { diceOf } from './metrics.js';
+import { type ReportCase, writeReport } from './report.js';
+
+export interface EvalOptions {
+  checkpoint: string;
+  data: string;
+  split: Split;
+  format?: FormatName;
+  batch?: number;
+  report?: string;
+  csv?: string;
+  shufflePrompts?: boolean;
+  skipBad?: boolean;
+  limit?: number;
+  seed?: number;
+}
+
+export interface EvalResult {
+  checkpoint: string;
+  data: string;
+  split: Split;
+  cases: number;
+  dice: { macro: number; micro: number };
+  iou: { macro: number; micro: number };
+  shuffledPrompts?: { dice: { macro: number; micro: number }; iou: { macro: number; micro: number } };
+  csv: string | null;
+  report: string | null;
+}
+
+/** Each case gets another case's prompt (a seeded derangement where prompts differ). */
+export function shuffledPrompts(cases: readonly CaseRecord[], seed: number): Map<string, string> {
+  const rand = mulberry32(seed);
+  const order = cases.map((_, i) => i);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  // Rotate by one so no case keeps its own prompt.
+  return new Map(cases.map((c, i) => [c.id, cases[order[(order.indexOf(i) + 1) % order.length]].text]));
+}
+
+export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
+  const loaded = loadRun(options.checkpoint);
+  try {
+    const dataset = await openDataset(options.data, { format: options.format, splits: [options.split] });
+    let cases = dataset.cases.filter((c) => c.split === options.split);
+    if (cases.length === 0) throw new Error(`${options.data}: no '${options.split}' cases (format ${dataset.format})`);
+    const problems = await validateDataset({ ...dataset, cases }, {});
+    if (problems.length > 0) {
+      if (!options.skipBad) throw new Error(`${options.data}: ${problems.length} bad case(s); fix them or pass --skip-bad:\n${formatProblems(problems)}`);
+      const bad = new Set(problems.map((p) => p.where));
+      cases = cases.filter((c) => !bad.has(c.id));
+    }
+    if (options.limit) cases = cases.slice(0, options.limit);
+    const keep = new Map<string, ReportCase>();
+    const evaluation: Evaluation = await evaluateCases(loaded.model, cases, {
+      config: loaded.run.model,
+      tokenizer: loaded.tokenizer,
+      batch: options.batch ?? 8,
+      atOriginalSize: true,
+      onPrediction: options.report
+        ? (c, prediction, width, height) => {
+            if (!c.original.image || !c.original.mask) return;
+            keep.set(c.record.id, {
+              counts: { id: c.record.id, intersection: 0, predicted: 0, actual: 0 },
+              text: c.record.text,
+              width,
+              height,
+              image: c.original.image,
+              truth: c.original.mask,
+              prediction,
+            });
+          }
+        : undefined,
+    });
+    let control: Evaluation | null = null;
+    if (options.shufflePrompts) {
+      control = await evaluateCases(loaded.model, cases, {
+        config: loaded.run.model,
+        tokenizer: loaded.tokenizer,
+        batch: options.batch ?? 8,
+        atOriginalSize: true,
+        prompts: shuffledPrompts(cases, options.seed ?? 0),
+      });
+    }
+    let csv: string | null = null;
+    if (options.csv || options.report) {
+      csv = resolve(options.csv ?? join(options.report!, 'cases.csv'));
+      mkdirSync(resolve(csv, '..'), { recursive: true });
+      writeFileSync(csv, evaluation.metric.toCsv());
+    }
+    let report: string | null = null;
+    if (options.report) {
+      const ranked = [...evaluation.metric.cases].sort((a, b) => diceOf(b) - diceOf(a));
+      const pick = (list: typeof ranked) =>
+        list
+          .map((counts) => {
+            const c = keep.get(counts.id);
+            return c ? { ...c, counts } : null;
+          })
+          .filter((c): c is ReportCase => c !== null);
+      const n = Math.min(6, Math.floor(ranked.length / 2));
+      report = await writeReport(resolve(options.report), {
+        title: `tgcnet evaluation: ${options.split} split of ${options.data}`,
+        summary: evaluation,
+        extraRows: control ? [{ label: 'same model, shuffled prompts', summary: control }] : [],
+        metricsLog: join(loaded.runDir, 'metrics.jsonl'),
+        best: pick(ranked.slice(0, n)),
+        worst: pick(ranked.slice(-n).reverse()),
+        facts: {
+          checkpoint: loaded.checkpointDir,
+          preset: String(loaded.run.train.preset ?? 'custom'),
+          ablation: `encoder ${loaded.run.model.encoder}, text ${loaded.run.model.text}, alignment ${loaded.run.model.alignment}`,
+          data: `${options.data} (${options.split}, ${cases.length} cases)`,
+          generated: new Date().toISOString(),
+        },
+      });
+    }
+    const summary = (e: Evaluation) => ({ dice: e.dice, iou: e.iou });
+    return {
+      checkpoint: loaded.checkpointDir,
+      data: resolve(options.data),
+      split: options.split,
+      cases: evaluation.cases,
+      ...summary(evaluation),
+      ...(control ? { shuffledPrompts: summary(control) } : {}),
+      csv,
+      report,
+    };
+  } finally {
+    loaded.model.dispose();
+  }
+}

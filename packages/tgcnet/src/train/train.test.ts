@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import * as T from '@tgcnet/torch';
+import { writeSynthDataset } from '../data/synth_dataset.js';
+import { evaluateRun } from '../eval/run_eval.js';
+import { defaultBpePath } from '../paths.js';
+import { loadRun } from './checkpoint.js';
+import { train } from './train.js';
+
+const skip = defaultBpePath() === null ? 'needs ../shared/clip (CLIP BPE vocabulary)' : false;
+const dir = mkdtempSync(join(tmpdir(), 'tgcnet-train-'));
+const data = join(dir, 'data');
+before(async () => {
+  if (!skip) await writeSynthDataset({ out: data, n: 30, seed: 1, size: 64 });
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const base = { data, preset: 'tiny', epochs: 3, batch: 4, seed: 5, quiet: true, patience: 0 };
+
+function weights(run: string, which: 'last' | 'best' = 'last'): Map<string, Buffer> {
+  return T.tidy(() => {
+    const w = T.loadSafetensors(join(run, which, 'model.safetensors'));
+    const out = new Map([...w].map(([k, t]) => [k, t.toBuffer()]));
+    T.dispose([...w.values()]);
+    return out;
+  });
+}
+
+test('a run writes best/ and last/ checkpoints, config and a metrics log', { skip }, async () => {
+  const out = join(dir, 'run-a');
+  const r = await train({ ...base, out });
+  assert.equal(r.stoppedBy, 'epochs');
+  assert.equal(r.epochs, 3);
+  for (const f of ['config.json', 'metrics.jsonl', 'best/model.safetensors', 'best/metrics.json', 'last/model.safetensors', 'last/optimizer.safetensors', 'last/state.json']) {
+    assert.ok(existsSync(join(out, f)), f);
+  }
+  const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(lines.filter((l) => l.type === 'epoch').length, 3);
+  assert.ok(lines.every((l) => typeof l.val.diceMicro === 'number'));
+  const loaded = loadRun(out);
+  assert.equal(loaded.run.model.clipTrainable, true, 'no --clip: CLIP is trained');
+  loaded.model.dispose();
+  await assert.rejects(train({ ...base, out }), /already holds a run: pass --resume/);
+});
+
+test('resuming after a stop gives the same weights as an uninterrupted run', { skip }, async () => {
+  const straight = join(dir, 'straight');
+  const split = join(dir, 'split');
+  await train({ ...base, out: straight, maxSteps: 9 });
+  const first = await train({ ...base, out: split, maxSteps: 4 });
+  assert.equal(first.stoppedBy, 'max-steps');
+  const second = await train({ ...base, out: split, resume: true, maxSteps: 5 });
+  assert.equal(second.steps, 9);
+  const a = weights(straight);
+  const b = weights(split);
+  assert.deepEqual([...a.keys()], [...b.keys()]);
+  for (const [k, buf] of a) assert.ok(buf.equals(b.get(k)!), `${k} differs after resume`);
+});
+
+test('evaluation reads the checkpoint and writes the report and CSV', { skip }, async () => {
+  const out = join(dir, 'run-a');
+  const report = join(dir, 'report');
+  const r = await evaluateRun({ checkpoint: out, data, split: 'test', report, shufflePrompts: true });
+  assert.equal(r.cases, 6);
+  assert.ok(r.dice.micro >= 0 && r.dice.micro <= 1);
+  assert.ok(r.shuffledPrompts !== undefined);
+  const html = readFileSync(join(report, 'index.html'), 'utf8');
+  assert.match(html, /<svg/);
+  assert.match(html, /Dice micro/);
+  assert.match(readFileSync(join(report, 'cases.csv'), 'utf8'), /^id,dice,iou/);
+  assert.equal(T.memory().tensors, 0);
+});
+
+test('bad inputs are refused with messages', { skip }, async () => {
+  await assert.rejects(train({ ...base, out: join(dir, 'x'), data: join(dir, 'nope') }), /does not exist/);
+  await assert.rejects(train({ ...base, out: join(dir, 'y'), device: 'cuda' }), /CPU in this version/);
+  await assert.rejects(evaluateRun({ checkpoint: join(dir, 'nope'), data, split: 'test' }), /does not exist/);
+});

@@ -1,0 +1,324 @@
+// The training loop: 0.5 Dice + 0.5 BCE, AdamW with warmup + cosine, gradient clipping,
+// validation every epoch, best/last checkpoints, exact resume, early stopping, a time
+// budget, Ctrl-C that saves and exits, progress and a JSONL metrics log.
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { loadSafetensors, manualSeed, memory, optim, tidy } from '@tgcnet/torch';
+import { loadClipText, loadClipVision } from '../clip/checkpoint.js';
+import { ClipTokenizer } from '../clip/tokenizer.js';
+import { DEFAULT_AUGMENT } from '../data/augment.js';
+import { openDataset } from '../data/detect.js';
+import { Loader } from '../data/loader.js';
+import type { CaseRecord, FormatName } from '../data/types.js';
+import { formatProblems, validateDataset } from '../data/validate.js';
+import { evaluateCases } from '../eval/evaluate.js';
+import { buildConfig } from '../model/config.js';
+import { TgcNet, parameterReport } from '../model/tgcnet.js';
+import { defaultBpePath } from '../paths.js';
+import { collate, segmentationLoss } from './batch.js';
+import { type RunConfig, type TrainState, readRunConfig, saveCheckpoint, writeRunConfig } from './checkpoint.js';
+import { Progress } from './progress.js';
+
+export interface TrainOptions {
+  data: string;
+  format?: FormatName;
+  preset: string;
+  set?: string[];
+  out: string;
+  clip?: string;
+  tokenizer?: string;
+  epochs: number;
+  batch: number;
+  lr?: number;
+  weightDecay?: number;
+  maxMinutes?: number;
+  device?: 'cpu' | 'cuda';
+  seed: number;
+  resume?: boolean;
+  /** Epochs without a better validation Dice before stopping (0: never). */
+  patience?: number;
+  augment?: boolean;
+  skipBad?: boolean;
+  /** Use at most this many training / validation cases (quick runs). */
+  limitTrain?: number;
+  limitVal?: number;
+  /** Stop after this many optimizer steps in this invocation (tests of resume). */
+  maxSteps?: number;
+  quiet?: boolean;
+}
+
+export interface TrainResult {
+  runDir: string;
+  epochs: number;
+  steps: number;
+  bestDice: number;
+  bestEpoch: number;
+  stoppedBy: 'epochs' | 'early-stopping' | 'time-budget' | 'interrupt' | 'max-steps';
+  seconds: number;
+}
+
+const DEFAULT_LR: Record<string, number> = { paper: 1e-4, b16: 1e-4, small: 1e-3, tiny: 1e-3 };
+
+function splitValidation(train: CaseRecord[], seed: number): { train: CaseRecord[]; val: CaseRecord[] } {
+  const order = [...train].sort((a, b) => (hash(`${seed}:${a.id}`) - hash(`${seed}:${b.id}`)) || (a.id < b.id ? -1 : 1));
+  const n = Math.max(1, Math.round(order.length * 0.1));
+  return { val: order.slice(0, n), train: order.slice(n) };
+}
+
+function hash(s: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619) >>> 0;
+  return h;
+}
+
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  const log = (line: string) => {
+    if (!options.quiet) process.stderr.write(`${line}\n`);
+  };
+  if ((options.device ?? 'cpu') !== 'cpu') {
+    throw new Error(`--device ${options.device}: training runs on the CPU in this version; CUDA tensors work in @tgcnet/torch but the data path does not move batches yet`);
+  }
+  const runDir = resolve(options.out);
+  const resuming = options.resume === true && existsSync(join(runDir, 'last', 'state.json'));
+  if (options.resume && !resuming) log(`tgcnet: --resume: no checkpoint in ${runDir}/last, starting a new run`);
+  if (!resuming && existsSync(join(runDir, 'config.json'))) {
+    throw new Error(`${runDir} already holds a run: pass --resume to continue it, or another --out`);
+  }
+
+  // ---- configuration and model ----
+  const previous = resuming ? readRunConfig(runDir) : null;
+  let config = previous?.model ?? buildConfig(options.preset, [...(options.set ?? []), ...(options.clip ? [] : ['clipTrainable=true'])]);
+  const clipSource = previous ? previous.clipSource : options.clip ? resolve(options.clip) : null;
+  if (clipSource === null && !config.clipTrainable) config = { ...config, clipTrainable: true };
+  const tokenizerPath = previous?.tokenizer ?? options.tokenizer ?? clipSource ?? defaultBpePath();
+  if (!tokenizerPath) throw new Error('no CLIP tokenizer: pass --tokenizer <bpe_simple_vocab_16e6.txt.gz or a folder>, or --clip <folder with vocab.json>');
+  const tokenizer = ClipTokenizer.fromPath(tokenizerPath);
+  manualSeed(options.seed);
+  const pretrained = clipSource
+    ? { vision: config.encoder === 'cnn-only' ? null : loadClipVision(clipSource).model, text: loadClipText(clipSource).model }
+    : null;
+  const model = new TgcNet(config, pretrained);
+  if (clipSource === null) log('tgcnet: no --clip given: the CLIP towers are built from the preset with random weights and trained, not frozen');
+  const report = parameterReport(model);
+  log(`tgcnet: model ${options.preset}: ${(report.trainable / 1e6).toFixed(2)}M trainable of ${(report.total / 1e6).toFixed(2)}M parameters`);
+
+  // ---- data ----
+  const dataset = await openDataset(options.data, { format: options.format, splits: ['train', 'val'] });
+  const problems = await validateDataset(dataset, {});
+  let cases = dataset.cases;
+  if (problems.length > 0) {
+    const text = formatProblems(problems);
+    if (!options.skipBad) throw new Error(`${options.data}: ${problems.length} bad case(s); fix them or pass --skip-bad:\n${text}`);
+    const bad = new Set(problems.map((p) => p.where));
+    cases = cases.filter((c) => !bad.has(c.id));
+    log(`tgcnet: skipping ${bad.size} bad case(s):\n${text}`);
+  }
+  let trainCases = cases.filter((c) => c.split === 'train');
+  let valCases = cases.filter((c) => c.split === 'val');
+  if (trainCases.length === 0) throw new Error(`${options.data}: no training cases found (format ${dataset.format})`);
+  if (valCases.length === 0) {
+    ({ train: trainCases, val: valCases } = splitValidation(trainCases, options.seed));
+    log(`tgcnet: no validation split in the data: holding out ${valCases.length} training cases (seeded)`);
+  }
+  if (options.limitTrain) trainCases = trainCases.slice(0, options.limitTrain);
+  if (options.limitVal) valCases = valCases.slice(0, options.limitVal);
+  log(`tgcnet: data ${dataset.format} at ${options.data}: ${trainCases.length} train, ${valCases.length} validation cases`);
+
+  const loader = new Loader(trainCases, {
+    batchSize: options.batch,
+    shuffle: true,
+    seed: options.seed,
+    cnnSize: config.cnnInput,
+    vitSize: config.encoder === 'cnn-only' ? null : config.vitInput,
+    prefetch: 2,
+    dropLast: trainCases.length >= options.batch * 2,
+  });
+  const batchesPerEpoch = loader.batchesPerEpoch();
+  const totalSteps = batchesPerEpoch * options.epochs;
+
+  // ---- optimisation ----
+  const lr = options.lr ?? DEFAULT_LR[options.preset] ?? 1e-4;
+  const params = model.parameters().filter((p) => p.requiresGrad);
+  const decay = params.filter((p) => p.ndim >= 2);
+  const noDecay = params.filter((p) => p.ndim < 2);
+  const optimizer = new optim.AdamW(
+    [
+      { params: decay, options: { weightDecay: options.weightDecay ?? 1e-2 } },
+      { params: noDecay, options: { weightDecay: 0 } },
+    ],
+    { lr },
+  );
+  const schedule = optim.warmupCosine(optimizer, { warmupSteps: Math.min(200, Math.ceil(totalSteps * 0.05)), totalSteps, minFactor: 0.01 });
+
+  const run: RunConfig = previous ?? {
+    model: config,
+    clipSource,
+    tokenizer: resolve(tokenizerPath),
+    train: { ...options, lr, quiet: undefined },
+    data: { root: resolve(options.data), format: dataset.format },
+    createdAt: new Date().toISOString(),
+    tgcnetVersion: '0.1.0',
+  };
+  let state: TrainState = { epoch: 0, batchInEpoch: 0, globalStep: 0, bestDice: -1, bestEpoch: -1, epochsWithoutImprovement: 0, elapsedSeconds: 0 };
+  if (resuming) {
+    state = JSON.parse(readFileSync(join(runDir, 'last', 'state.json'), 'utf8')) as TrainState;
+    tidy(() => {
+      const weights = loadSafetensors(join(runDir, 'last', 'model.safetensors'));
+      model.loadStateDict(weights, { strict: false });
+      const opt = loadSafetensors(join(runDir, 'last', 'optimizer.safetensors'));
+      optimizer.loadStateDict({ step: state.globalStep, tensors: opt });
+      for (const t of [...weights.values(), ...opt.values()]) t.dispose();
+    });
+    schedule.setStep(state.globalStep);
+    log(`tgcnet: resuming ${runDir} at epoch ${state.epoch + 1}, batch ${state.batchInEpoch}, step ${state.globalStep}`);
+  } else {
+    mkdirSync(runDir, { recursive: true });
+    writeRunConfig(runDir, run);
+  }
+  const metricsLog = join(runDir, 'metrics.jsonl');
+  const logMetrics = (entry: Record<string, unknown>) => appendFileSync(metricsLog, `${JSON.stringify(entry)}\n`);
+
+  let interrupted = false;
+  const onSigint = () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    process.stderr.write('\ntgcnet: interrupted: saving the last checkpoint (Ctrl-C again to quit now)\n');
+  };
+  process.on('SIGINT', onSigint);
+
+  const startedAt = performance.now() - state.elapsedSeconds * 1000;
+  const elapsed = () => (performance.now() - startedAt) / 1000;
+  const budget = options.maxMinutes ? options.maxMinutes * 60 : Number.POSITIVE_INFINITY;
+  const progress = new Progress({ total: totalSteps, quiet: options.quiet === true });
+  let stoppedBy: TrainResult['stoppedBy'] = 'epochs';
+  let stepsThisRun = 0;
+
+  const saveLast = (metrics: Record<string, unknown>) =>
+    saveCheckpoint(runDir, 'last', { model, run, metrics, optimizer: optimizer.stateDict(), state: { ...state, elapsedSeconds: elapsed() } });
+
+  const validate = async (): Promise<{ diceMacro: number; diceMicro: number; iouMacro: number; iouMicro: number; seconds: number }> => {
+    const t0 = performance.now();
+    const summary = await evaluateCases(model, valCases, { config, tokenizer, batch: options.batch, atOriginalSize: false });
+    return {
+      diceMacro: summary.dice.macro,
+      diceMicro: summary.dice.micro,
+      iouMacro: summary.iou.macro,
+      iouMicro: summary.iou.micro,
+      seconds: (performance.now() - t0) / 1000,
+    };
+  };
+
+  try {
+    model.train();
+    epochs: while (state.epoch < options.epochs) {
+      let lossSum = 0;
+      let lossCount = 0;
+      const epochStart = performance.now();
+      let imagesThisEpoch = 0;
+      for await (const batch of loader.epoch(state.epoch, state.batchInEpoch)) {
+        // Every step draws from its own seed: a resumed run replays the same randomness.
+        manualSeed((options.seed * 1_000_003 + state.globalStep) >>> 0);
+        const loss = tidy(() => {
+          const mb = collate(batch.cases, { config, tokenizer, augment: options.augment === false ? null : DEFAULT_AUGMENT, seed: options.seed * 7_777_777 + state.globalStep });
+          const logits = model.forward(mb.inputs);
+          const { loss } = segmentationLoss(logits, mb.masks!);
+          optimizer.zeroGrad();
+          loss.backward();
+          optim.clipGradNorm_(params, 1.0);
+          optimizer.step();
+          return loss.item();
+        });
+        schedule.step();
+        state.globalStep += 1;
+        state.batchInEpoch += 1;
+        stepsThisRun += 1;
+        imagesThisEpoch += batch.cases.length;
+        lossSum += loss;
+        lossCount += 1;
+        const ips = imagesThisEpoch / ((performance.now() - epochStart) / 1000);
+        progress.update(state.globalStep, {
+          epoch: state.epoch + 1,
+          epochs: options.epochs,
+          loss,
+          imagesPerSecond: ips,
+          budgetLeft: budget - elapsed(),
+        });
+        if (interrupted) {
+          stoppedBy = 'interrupt';
+          break epochs;
+        }
+        if (elapsed() > budget) {
+          stoppedBy = 'time-budget';
+          break epochs;
+        }
+        if (options.maxSteps !== undefined && stepsThisRun >= options.maxSteps) {
+          stoppedBy = 'max-steps';
+          break epochs;
+        }
+      }
+      // ---- end of epoch: validate, checkpoint, early stopping ----
+      const val = await validate();
+      model.train();
+      const epochLoss = lossSum / Math.max(1, lossCount);
+      const improved = val.diceMicro > state.bestDice;
+      state.epoch += 1;
+      state.batchInEpoch = 0;
+      if (improved) {
+        state.bestDice = val.diceMicro;
+        state.bestEpoch = state.epoch;
+        state.epochsWithoutImprovement = 0;
+      } else {
+        state.epochsWithoutImprovement += 1;
+      }
+      const entry = {
+        type: 'epoch',
+        epoch: state.epoch,
+        step: state.globalStep,
+        trainLoss: epochLoss,
+        val,
+        lr: schedule.lr[0],
+        seconds: elapsed(),
+        imagesPerSecond: imagesThisEpoch / ((performance.now() - epochStart) / 1000),
+        liveTensors: memory().tensors,
+      };
+      logMetrics(entry);
+      progress.line(
+        `epoch ${state.epoch}/${options.epochs}: loss ${epochLoss.toFixed(4)}, val Dice ${val.diceMicro.toFixed(4)} micro / ${val.diceMacro.toFixed(4)} macro` +
+          `${improved ? ' (best)' : ''}, ${entry.imagesPerSecond.toFixed(1)} img/s`,
+      );
+      if (improved) saveCheckpoint(runDir, 'best', { model, run, metrics: entry });
+      saveLast(entry);
+      if (options.patience && state.epochsWithoutImprovement >= options.patience) {
+        stoppedBy = 'early-stopping';
+        break;
+      }
+    }
+    if (stoppedBy !== 'epochs' && stoppedBy !== 'early-stopping') {
+      // Mid-epoch stop: keep exact-resume state; validate so `best` reflects these weights.
+      const val = await validate();
+      const entry = { type: 'stop', reason: stoppedBy, epoch: state.epoch + state.batchInEpoch / batchesPerEpoch, step: state.globalStep, val, seconds: elapsed() };
+      logMetrics(entry);
+      if (val.diceMicro > state.bestDice) {
+        state.bestDice = val.diceMicro;
+        state.bestEpoch = state.epoch + 1;
+        saveCheckpoint(runDir, 'best', { model, run, metrics: entry });
+      }
+      saveLast(entry);
+      progress.line(`stopped (${stoppedBy}) at step ${state.globalStep}: val Dice ${val.diceMicro.toFixed(4)} micro; resume with --resume`);
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+    progress.done();
+    optimizer.dispose();
+    model.dispose();
+  }
+  return {
+    runDir,
+    epochs: state.epoch,
+    steps: state.globalStep,
+    bestDice: state.bestDice,
+    bestEpoch: state.bestEpoch,
+    stoppedBy,
+    seconds: elapsed(),
+  };
+}
