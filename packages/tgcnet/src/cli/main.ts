@@ -169,6 +169,11 @@ export function nonNegativeInt(value: string): number {
 }
 
 export async function run(argv: string[]): Promise<void> {
+  // `tgcnet ... | head` closes stdout early: that is the reader's choice, not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {

@@ -89,6 +89,18 @@ export interface EncoderSpec {
   eps: number;
 }
 
+/** The encoder sizes a CLIP tower config describes (both towers use the same fields). */
+export function encoderSpec(c: { hidden_size: number; num_hidden_layers: number; num_attention_heads: number; intermediate_size: number; hidden_act: Activation; layer_norm_eps: number }): EncoderSpec {
+  return {
+    width: c.hidden_size,
+    layers: c.num_hidden_layers,
+    heads: c.num_attention_heads,
+    hidden: c.intermediate_size,
+    activation: c.hidden_act,
+    eps: c.layer_norm_eps,
+  };
+}
+
 export class ClipEncoder extends nn.Module {
   readonly layers: nn.ModuleList<ClipEncoderLayer>;
 

@@ -2,7 +2,7 @@
 // at the end-of-text token, projection. Hugging Face names.
 import { aten, full, nn, noGrad, tensor, tidy, type Tensor } from '@tgcnet/torch';
 import type { ClipTextConfig } from './config.js';
-import { ClipEncoder } from './encoder.js';
+import { ClipEncoder, encoderSpec } from './encoder.js';
 
 export class ClipTextEmbeddings extends nn.Module {
   readonly token_embedding: nn.Embedding;
@@ -34,14 +34,7 @@ export class ClipTextTransformer extends nn.Module {
     this.embeddings = this.registerModule('embeddings', new ClipTextEmbeddings(config));
     this.encoder = this.registerModule(
       'encoder',
-      new ClipEncoder({
-        width: config.hidden_size,
-        layers: config.num_hidden_layers,
-        heads: config.num_attention_heads,
-        hidden: config.intermediate_size,
-        activation: config.hidden_act,
-        eps: config.layer_norm_eps,
-      }),
+      new ClipEncoder(encoderSpec(config)),
     );
     this.final_layer_norm = this.registerModule('final_layer_norm', new nn.LayerNorm(config.hidden_size, config.layer_norm_eps));
   }

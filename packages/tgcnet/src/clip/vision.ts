@@ -3,7 +3,7 @@
 // projection. Returns the pooled embedding and, on request, dense maps for segmentation.
 import { F, empty, nn, noGrad, tidy, type Tensor } from '@tgcnet/torch';
 import type { ClipVisionConfig } from './config.js';
-import { ClipEncoder } from './encoder.js';
+import { ClipEncoder, encoderSpec } from './encoder.js';
 
 export class ClipVisionEmbeddings extends nn.Module {
   readonly class_embedding: Tensor;
@@ -75,14 +75,7 @@ export class ClipVisionTransformer extends nn.Module {
     this.pre_layrnorm = this.registerModule('pre_layrnorm', new nn.LayerNorm(config.hidden_size, config.layer_norm_eps));
     this.encoder = this.registerModule(
       'encoder',
-      new ClipEncoder({
-        width: config.hidden_size,
-        layers: config.num_hidden_layers,
-        heads: config.num_attention_heads,
-        hidden: config.intermediate_size,
-        activation: config.hidden_act,
-        eps: config.layer_norm_eps,
-      }),
+      new ClipEncoder(encoderSpec(config)),
     );
     this.post_layernorm = this.registerModule('post_layernorm', new nn.LayerNorm(config.hidden_size, config.layer_norm_eps));
   }

@@ -97,35 +97,31 @@ const ABLATION_DEFAULTS = {
   clipTrainable: false,
 } as const;
 
+/** The trainable part at paper scale, shared by the ViT-L and ViT-B presets. */
+const PAPER_SCALE = {
+  vitInput: 336,
+  cnnInput: 768,
+  dModel: 256,
+  cnn: { stem: 32, widths: [48, 96, 192, 256], depths: [1, 1, 2, 1] },
+  sse: { layers: 3, heads: 8, points: 4, ffn: 1024 },
+  date: { heads: 8 },
+  vlcm: { heads: 8, contextTokens: 8 },
+  decoder: { costChannels: 128, aggregationBlocks: 2, upChannels: [128, 64, 32] },
+  dropout: 0.1,
+  ...ABLATION_DEFAULTS,
+};
+
 /** Presets. `paper` is sized so the trainable part (CLIP excluded) is about the paper's 10.3M. */
 export const PRESETS = {
   paper: {
     clip: 'openai/clip-vit-large-patch14-336',
-    vitInput: 336,
-    cnnInput: 768,
     vitTaps: [8, 16, 24],
-    dModel: 256,
-    cnn: { stem: 32, widths: [48, 96, 192, 256], depths: [1, 1, 2, 1] },
-    sse: { layers: 3, heads: 8, points: 4, ffn: 1024 },
-    date: { heads: 8 },
-    vlcm: { heads: 8, contextTokens: 8 },
-    decoder: { costChannels: 128, aggregationBlocks: 2, upChannels: [128, 64, 32] },
-    dropout: 0.1,
-    ...ABLATION_DEFAULTS,
+    ...PAPER_SCALE,
   },
   b16: {
     clip: 'openai/clip-vit-base-patch16',
-    vitInput: 336,
-    cnnInput: 768,
     vitTaps: [4, 8, 12],
-    dModel: 256,
-    cnn: { stem: 32, widths: [48, 96, 192, 256], depths: [1, 1, 2, 1] },
-    sse: { layers: 3, heads: 8, points: 4, ffn: 1024 },
-    date: { heads: 8 },
-    vlcm: { heads: 8, contextTokens: 8 },
-    decoder: { costChannels: 128, aggregationBlocks: 2, upChannels: [128, 64, 32] },
-    dropout: 0.1,
-    ...ABLATION_DEFAULTS,
+    ...PAPER_SCALE,
   },
   /** CPU training that learns in minutes on 2 cores; every component kept. */
   small: {

@@ -16,6 +16,12 @@ function pair(v: number | [number, number]): [number, number] {
   return typeof v === 'number' ? [v, v] : v;
 }
 
+/** PyTorch's default conv initialisation: kaiming_uniform(a = sqrt 5), bias U(+-1/sqrt(fan_in)). */
+function initConv(weight: Tensor, bias: Tensor | null, fanIn: number): void {
+  kaimingUniform_(weight, { a: Math.sqrt(5) });
+  if (bias) uniform_(bias, -1 / Math.sqrt(fanIn), 1 / Math.sqrt(fanIn));
+}
+
 function checkGroups(kind: string, inChannels: number, outChannels: number, groups: number): void {
   if (inChannels % groups !== 0 || outChannels % groups !== 0) {
     throw new RangeError(`${kind}: in_channels ${inChannels} and out_channels ${outChannels} must both divide by groups ${groups}`);
@@ -46,10 +52,8 @@ export class Conv2d extends Module {
     this.padding = pair(options.padding ?? 0);
     this.dilation = pair(options.dilation ?? 1);
     this.weight = this.registerParameter('weight', empty([outChannels, inChannels / this.groups, ...this.kernelSize]));
-    kaimingUniform_(this.weight, { a: Math.sqrt(5) });
-    const fanIn = (inChannels / this.groups) * this.kernelSize[0] * this.kernelSize[1];
     this.bias = options.bias === false ? null : this.registerParameter('bias', empty([outChannels]));
-    if (this.bias) uniform_(this.bias, -1 / Math.sqrt(fanIn), 1 / Math.sqrt(fanIn));
+    initConv(this.weight, this.bias, (inChannels / this.groups) * this.kernelSize[0] * this.kernelSize[1]);
   }
 
   forward(input: Tensor): Tensor {
@@ -91,10 +95,9 @@ export class ConvTranspose2d extends Module {
     this.outputPadding = pair(options.outputPadding ?? 0);
     this.dilation = pair(options.dilation ?? 1);
     this.weight = this.registerParameter('weight', empty([inChannels, outChannels / this.groups, ...this.kernelSize]));
-    kaimingUniform_(this.weight, { a: Math.sqrt(5) });
-    const fanIn = (outChannels / this.groups) * this.kernelSize[0] * this.kernelSize[1];
     this.bias = options.bias === false ? null : this.registerParameter('bias', empty([outChannels]));
-    if (this.bias) uniform_(this.bias, -1 / Math.sqrt(fanIn), 1 / Math.sqrt(fanIn));
+    // PyTorch computes fan_in from dim 1 of the weight, out_channels / groups here.
+    initConv(this.weight, this.bias, (outChannels / this.groups) * this.kernelSize[0] * this.kernelSize[1]);
   }
 
   forward(input: Tensor): Tensor {
