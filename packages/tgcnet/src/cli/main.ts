@@ -117,6 +117,21 @@ export function buildProgram(): Command {
       await evalCommand(opts);
     });
 
+  program
+    .command('predict')
+    .description('segment what a prompt describes in an image (or a folder of images); masks at the input size')
+    .requiredOption('--checkpoint <path>', 'run folder (runs/<name>) or its best/ or last/')
+    .requiredOption('--image <path>', 'PNG/JPEG/BMP/TIFF image, or a folder of them')
+    .requiredOption('--text <prompt>', 'the clinical prompt')
+    .option('--aux <text>', 'auxiliary description (DATE)')
+    .requiredOption('--out <path>', 'mask PNG (0/255), or a folder for a folder of images')
+    .option('--overlay <file>', 'also write the image with the mask overlaid')
+    .option('--json', 'print JSON (area, mean probability)')
+    .action(async (opts: { checkpoint: string; image: string; text: string; aux?: string; out: string; overlay?: string; json?: boolean }) => {
+      const { predictCommand } = await import('./predict.js');
+      await predictCommand(opts);
+    });
+
   const model = program.command('model').description('the TGC-Net model: presets, ablations, parameter counts');
   model
     .command('info')

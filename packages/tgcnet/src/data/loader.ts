@@ -38,7 +38,7 @@ export interface LoadedBatch {
   cases: LoadedCase[];
 }
 
-async function resizeGrey(img: GreyImage, side: number, kernel: 'cubic' | 'nearest'): Promise<Uint8Array> {
+export async function resizeGrey(img: GreyImage, side: number, kernel: 'cubic' | 'nearest'): Promise<Uint8Array> {
   if (img.width === side && img.height === side) return img.data;
   const out = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 1 } })
     .resize(side, side, { fit: 'fill', kernel })

@@ -79,3 +79,24 @@ test('bad inputs are refused with messages', { skip }, async () => {
   await assert.rejects(train({ ...base, out: join(dir, 'y'), device: 'cuda' }), /CPU in this version/);
   await assert.rejects(evaluateRun({ checkpoint: join(dir, 'nope'), data, split: 'test' }), /does not exist/);
 });
+
+test('predict gives the same mask as the evaluation path', { skip }, async () => {
+  const { loadImage } = await import('../data/images.js');
+  const { openDataset } = await import('../data/detect.js');
+  const { segment } = await import('../infer/segment.js');
+  const { evaluateCases } = await import('../eval/evaluate.js');
+  const run = loadRun(join(dir, 'run-a'));
+  const ds = await openDataset(data, { splits: ['test'] });
+  const c = ds.cases[0];
+  const predicted: Uint8Array[] = [];
+  await evaluateCases(run.model, [c], {
+    config: run.run.model,
+    tokenizer: run.tokenizer,
+    batch: 1,
+    atOriginalSize: true,
+    onPrediction: (_, p) => predicted.push(p),
+  });
+  const seg = await segment(run, await loadImage(c.image), c.text);
+  assert.deepEqual(Array.from(seg.mask), Array.from(predicted[0]));
+  run.model.dispose();
+});

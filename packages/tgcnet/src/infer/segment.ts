@@ -1,0 +1,61 @@
+// One image and a prompt in, a mask at the image's own size out: the path predict and
+// serve share, and the same computation as evaluation (collate without augmentation,
+// logits upsampled to the original size, threshold 0.5).
+import { F, noGrad, tidy } from '@tgcnet/torch';
+import { type LoadedCase, resizeGrey } from '../data/loader.js';
+import type { GreyImage } from '../data/types.js';
+import type { LoadedRun } from '../train/checkpoint.js';
+import { collate } from '../train/batch.js';
+
+export interface Segmentation {
+  width: number;
+  height: number;
+  /** 0/1 per pixel, row-major. */
+  mask: Uint8Array;
+  /** Foreground pixels. */
+  area: number;
+  /** Mean foreground probability over the image. */
+  meanProbability: number;
+}
+
+export async function prepareCase(run: LoadedRun, image: GreyImage, text: string, aux: string | null): Promise<LoadedCase> {
+  const c = run.run.model;
+  const [cnn, vit] = await Promise.all([
+    resizeGrey(image, c.cnnInput, 'cubic'),
+    c.encoder === 'cnn-only' ? Promise.resolve(null) : resizeGrey(image, c.vitInput, 'cubic'),
+  ]);
+  return {
+    record: { id: 'input', split: 'test', image: { kind: 'file', path: '' }, mask: null, text, aux },
+    cnn,
+    vit,
+    mask: null,
+    original: { width: image.width, height: image.height, image: null, mask: null },
+  };
+}
+
+/** Runs the model on prepared cases (a batch) and returns one mask per case. */
+export function segmentPrepared(run: LoadedRun, cases: LoadedCase[]): Segmentation[] {
+  return noGrad(() =>
+    tidy(() => {
+      const batch = collate(cases, { config: run.run.model, tokenizer: run.tokenizer, augment: null, seed: 0 });
+      const logits = run.model.forward(batch.inputs);
+      return cases.map((c, i) =>
+        tidy(() => {
+          const { width, height } = c.original;
+          let l = logits.narrow(0, i, 1);
+          if (l.shape[2] !== height || l.shape[3] !== width) l = F.interpolate(l, { size: [height, width], mode: 'bilinear', alignCorners: false });
+          const mask = l.gt(0).to('uint8').toArray() as Uint8Array;
+          let area = 0;
+          for (const v of mask) area += v;
+          return { width, height, mask, area, meanProbability: F.sigmoid(l).mean().item() };
+        }),
+      );
+    }),
+  );
+}
+
+export async function segment(run: LoadedRun, image: GreyImage, text: string, aux: string | null = null): Promise<Segmentation> {
+  if (text.trim().length === 0) throw new Error('the prompt is empty: say what to segment');
+  const prepared = await prepareCase(run, image, text, aux);
+  return segmentPrepared(run, [prepared])[0];
+}
