@@ -3,7 +3,7 @@
 // own dense image-text cosine when the ViT is present); the cost is embedded together with
 // projected visual guidance, aggregated by residual conv blocks, then upsampled with skip
 // connections (pyramid levels, the stride-4 CNN map) to 1-channel logits at the label size.
-import { F, nn, tidy, type Tensor } from '@tgcnet/torch';
+import { F, aten, nn, tidy, type Tensor } from '@tgcnet/torch';
 import { ConvNormAct, ResidualBlock } from './blocks.js';
 
 export interface DecoderSpec {
@@ -15,6 +15,17 @@ export interface DecoderSpec {
   highResChannels: number | null;
   /** Whether CLIP's dense cost is an extra channel at the coarse level. */
   clipCost: boolean;
+}
+
+/** x and y in [-1, 1] as two extra input channels (CoordConv): where a pixel is matters for zones. */
+const COORD_CHANNELS = 2;
+
+export function coordinateChannels(batch: number, h: number, w: number): Tensor {
+  return tidy(() => {
+    const ys = aten.linspace(-1, 1, h).reshape(1, 1, h, 1).expand(batch, 1, h, w);
+    const xs = aten.linspace(-1, 1, w).reshape(1, 1, 1, w).expand(batch, 1, h, w);
+    return F.cat([xs, ys], 1);
+  });
 }
 
 /** Cosine similarity of every pixel [B, C, h, w] with a vector [B, C] -> [B, 1, h, w]. */
@@ -38,7 +49,7 @@ export class CostDecoder extends nn.Module {
     this.guidance = this.registerModule('guidance', new nn.ModuleList([0, 1, 2].map(() => new nn.Conv2d(spec.dModel, C, 1))));
     this.cost_embed = this.registerModule(
       'cost_embed',
-      new nn.ModuleList([0, 1, 2].map((l) => new ConvNormAct(C + 1 + (l === 2 && spec.clipCost ? 1 : 0), C))),
+      new nn.ModuleList([0, 1, 2].map((l) => new ConvNormAct(C + 1 + COORD_CHANNELS + (l === 2 && spec.clipCost ? 1 : 0), C))),
     );
     this.aggregation = this.registerModule('aggregation', new nn.ModuleList(Array.from({ length: spec.aggregationBlocks }, () => new ResidualBlock(C))));
     const [u16, u8, u4] = spec.upChannels;
@@ -55,7 +66,7 @@ export class CostDecoder extends nn.Module {
   forward(levels: Tensor[], text: Tensor, clipCost: Tensor | null, highRes: Tensor | null, labelSize: [number, number]): Tensor {
     return tidy(() => {
       const embedded = levels.map((x, l) => {
-        const parts = [pixelTextCosine(x, text), this.guidance.at(l).forward(x)];
+        const parts = [pixelTextCosine(x, text), this.guidance.at(l).forward(x), coordinateChannels(x.shape[0], x.shape[2], x.shape[3])];
         if (l === 2 && this.spec.clipCost) {
           if (clipCost === null) throw new Error('decoder: this configuration expects CLIP dense cost');
           const [h, w] = [x.shape[2], x.shape[3]];

@@ -5,6 +5,7 @@
 // V attending T and T attending V.
 import { F, empty, nn, tidy, zeros, type Tensor } from '@tgcnet/torch';
 import { type JointText, maskedMean } from './date.js';
+import { sinePositionEmbedding } from './position.js';
 
 export interface CalibratedFeatures {
   levels: Tensor[];
@@ -18,6 +19,14 @@ function requireTokens(text: JointText): Tensor {
 
 function flatten(x: Tensor): Tensor {
   return x.flatten(2).transpose(1, 2);
+}
+
+/**
+ * Sine position embedding of a level, flattened to [1, h*w, d]: pixels query the shared
+ * context knowing where they are, which is what lets "upper left lung" select a region.
+ */
+function positions(x: Tensor): Tensor {
+  return tidy(() => flatten(sinePositionEmbedding(x.shape[2], x.shape[3], x.shape[1])));
 }
 
 function unflatten(x: Tensor, like: Tensor): Tensor {
@@ -35,9 +44,11 @@ export class ResidualAttention extends nn.Module {
     this.norm = this.registerModule('norm', new nn.LayerNorm(d));
   }
 
-  forward(query: Tensor, context: Tensor, contextPadding: Tensor | null = null): Tensor {
+  /** queryPos (DETR style) is added to the attention query only, not to the residual. */
+  forward(query: Tensor, context: Tensor, contextPadding: Tensor | null = null, queryPos: Tensor | null = null): Tensor {
     return tidy(() => {
-      const [out] = this.attn.forward(query, context, context, { keyPaddingMask: contextPadding, needWeights: false });
+      const q = queryPos ? query.add(queryPos) : query;
+      const [out] = this.attn.forward(q, context, context, { keyPaddingMask: contextPadding, needWeights: false });
       return this.norm.forward(query.add(out));
     });
   }
@@ -76,7 +87,7 @@ export class GatedVlcm extends nn.Module {
       const [fromT] = this.read_text.forward(queries, textTokens, textTokens, { keyPaddingMask: text.mask.logicalNot(), needWeights: false });
       const g = F.sigmoid(this.gate.forward(F.cat([visual.mean(1), text.pooled], 1))).unsqueeze(1);
       const context = fromV.mul(g).add(fromT.mul(g.neg().add(1)));
-      const calibrated = levels.map((x) => unflatten(this.visual_calib.forward(flatten(x), context), x));
+      const calibrated = levels.map((x) => unflatten(this.visual_calib.forward(flatten(x), context, null, positions(x)), x));
       const tokens = this.text_calib.forward(textTokens, context);
       // The text vector reads the shared context and the calibrated tokens.
       const padding = F.cat([zeros([B, context.shape[1]], { dtype: 'bool' }), text.mask.logicalNot()], 1);
@@ -104,7 +115,7 @@ export class BidirectionalVlcm extends nn.Module {
     return tidy(() => {
       const padding = text.mask.logicalNot();
       const visual = flatten(levels[levels.length - 1]);
-      const calibrated = levels.map((x) => unflatten(this.visual_calib.forward(flatten(x), textTokens, padding), x));
+      const calibrated = levels.map((x) => unflatten(this.visual_calib.forward(flatten(x), textTokens, padding, positions(x)), x));
       const tokens = this.text_calib.forward(textTokens, visual);
       const B = visual.shape[0];
       const keyPadding = F.cat([zeros([B, visual.shape[1]], { dtype: 'bool' }), padding], 1);
