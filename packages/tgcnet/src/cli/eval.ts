@@ -15,6 +15,7 @@ export async function evalCommand(o: Record<string, unknown>): Promise<void> {
     shufflePrompts: o.shufflePrompts === true,
     skipBad: o.skipBad === true,
     limit: o.limit as number | undefined,
+    auxPrompts: o.auxPrompts as string | undefined,
   });
   if (o.json) {
     process.stdout.write(`${JSON.stringify(r)}\n`);

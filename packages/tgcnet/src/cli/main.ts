@@ -70,6 +70,43 @@ export function buildProgram(): Command {
     });
 
   program
+    .command('prompts')
+    .description('auxiliary prompts: one description per unique prompt of a dataset, from an LLM server (--llm-url) or the offline glossary; resumable')
+    .requiredOption('--data <dir>', 'dataset folder or manifest')
+    .option('--format <name>', 'dataset format (default: detected)')
+    .option('--out <file>', 'JSONL output (default: <data>/aux_prompts.jsonl, where train and eval look)')
+    .option('--llm-url <url>', 'OpenAI-compatible base URL (http://localhost:8080 llama.cpp, http://localhost:11434 Ollama, https://api.openai.com/v1); without it the offline glossary expander writes the texts')
+    .option('--model <name>', 'model name on the server (with --llm-url)')
+    .option('--api-key-env <VAR>', 'environment variable holding the API key, sent as Authorization: Bearer')
+    .option('--template <file>', 'user message with {prompt} (and optionally {modality}); a line "---" puts a system message above it')
+    .option('--modality <name>', 'xray, ct or mri for prompts that do not say (default: X-ray for lung zones, CT for organs)')
+    .option('--concurrency <n>', 'requests at a time', positiveInt, 4)
+    .option('--timeout <s>', 'seconds per request', Number, 60)
+    .option('--retries <n>', 'retries per request on 429, 5xx, timeouts and broken answers', nonNegativeInt, 5)
+    .option('--limit <n>', 'write at most n new entries this run', positiveInt)
+    .option('--json', 'print the summary as JSON')
+    .action(
+      async (opts: {
+        data: string;
+        format?: string;
+        out?: string;
+        llmUrl?: string;
+        model?: string;
+        apiKeyEnv?: string;
+        template?: string;
+        modality?: string;
+        concurrency: number;
+        timeout: number;
+        retries: number;
+        limit?: number;
+        json?: boolean;
+      }) => {
+        const { promptsCommand } = await import('./prompts.js');
+        await promptsCommand(opts);
+      },
+    );
+
+  program
     .command('train')
     .description('train TGC-Net on a dataset; checkpoints best/ and last/ in --out')
     .requiredOption('--data <dir>', 'dataset folder or manifest')
@@ -92,6 +129,7 @@ export function buildProgram(): Command {
     .option('--limit-train <n>', 'use at most n training cases', positiveInt)
     .option('--limit-val <n>', 'use at most n validation cases', positiveInt)
     .option('--resume', 'continue the run in --out from its last checkpoint')
+    .option('--aux-prompts <file>', 'auxiliary prompts JSONL (default: <data>/aux_prompts.jsonl when present)')
     .option('--json', 'print the result as JSON')
     .action(async (opts: Record<string, unknown>) => {
       const { trainCommand } = await import('./train.js');
@@ -111,6 +149,7 @@ export function buildProgram(): Command {
     .option('--shuffle-prompts', 'also evaluate with prompts shuffled between cases (text reliance)')
     .option('--skip-bad', 'skip bad cases instead of stopping')
     .option('--limit <n>', 'evaluate at most n cases', positiveInt)
+    .option('--aux-prompts <file>', 'auxiliary prompts JSONL (default: the one the run trained with, else <data>/aux_prompts.jsonl)')
     .option('--json', 'print JSON')
     .action(async (opts: Record<string, unknown>) => {
       const { evalCommand } = await import('./eval.js');

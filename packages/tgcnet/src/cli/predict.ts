@@ -5,6 +5,7 @@ import { basename, extname, join } from 'node:path';
 import { loadImage } from '../data/images.js';
 import { maskPng, overlayPng } from '../infer/images_io.js';
 import { segment } from '../infer/segment.js';
+import { auxForPrompt } from '../prompts/store.js';
 import { loadRun } from '../train/checkpoint.js';
 
 const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp']);
@@ -31,11 +32,20 @@ export async function predictCommand(opts: PredictOptions): Promise<void> {
       : [opts.image];
     if (inputs.length === 0) throw new Error(`${opts.image}: no images (${[...IMAGE_EXTENSIONS].join(' ')})`);
     if (isFolder) mkdirSync(opts.out, { recursive: true });
+    let aux = opts.aux ?? null;
+    const usesAux = run.run.model.text === 'llm-expanded' || (run.run.model.text === 'aux-injection' && run.run.model.modules.date);
+    if (aux === null && usesAux) {
+      try {
+        aux = auxForPrompt(opts.text, { dataRoot: run.run.data.root, explicit: run.run.train.auxPrompts as string | undefined });
+      } catch {
+        aux = null;
+      }
+    }
     const rows: string[] = ['image,mask,width,height,area,mean_probability'];
     const results = [];
     for (const input of inputs) {
       const image = await loadImage({ kind: 'file', path: input });
-      const seg = await segment(run, image, opts.text, opts.aux ?? null);
+      const seg = await segment(run, image, opts.text, aux);
       const maskPath = isFolder ? join(opts.out, `${basename(input, extname(input))}_mask.png`) : opts.out;
       writeFileSync(maskPath, await maskPng(seg.mask, seg.width, seg.height));
       if (opts.overlay && !isFolder) writeFileSync(opts.overlay, await overlayPng(image, seg.mask));

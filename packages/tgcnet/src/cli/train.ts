@@ -23,6 +23,7 @@ export async function trainCommand(o: Record<string, unknown>): Promise<void> {
     skipBad: o.skipBad === true,
     limitTrain: o.limitTrain as number | undefined,
     limitVal: o.limitVal as number | undefined,
+    auxPrompts: o.auxPrompts as string | undefined,
   });
   if (o.json) process.stdout.write(`${JSON.stringify(result)}\n`);
   else

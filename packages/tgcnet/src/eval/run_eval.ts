@@ -1,11 +1,12 @@
 // `tgcnet eval`: a checkpoint on a dataset split -> Dice/IoU (macro and micro), per-case
 // CSV, optionally an HTML report and a shuffled-prompt control (does the text matter?).
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { openDataset } from '../data/detect.js';
 import { mulberry32 } from '../data/synth.js';
 import type { CaseRecord, FormatName, Split } from '../data/types.js';
 import { formatProblems, validateDataset } from '../data/validate.js';
+import { applyAuxPrompts } from '../prompts/store.js';
 import { loadRun } from '../train/checkpoint.js';
 import { type Evaluation, evaluateCases } from './evaluate.js';
 import { diceOf } from './metrics.js';
@@ -23,6 +24,8 @@ export interface EvalOptions {
   skipBad?: boolean;
   limit?: number;
   seed?: number;
+  /** Auxiliary prompts JSONL (default: the run's, else <data>/aux_prompts.jsonl). */
+  auxPrompts?: string;
 }
 
 export interface EvalResult {
@@ -55,6 +58,11 @@ export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
     const dataset = await openDataset(options.data, { format: options.format, splits: [options.split] });
     let cases = dataset.cases.filter((c) => c.split === options.split);
     if (cases.length === 0) throw new Error(`${options.data}: no '${options.split}' cases (format ${dataset.format})`);
+    const model = loaded.run.model;
+    if (model.text === 'llm-expanded' || (model.text === 'aux-injection' && model.modules.date)) {
+      const explicit = options.auxPrompts ?? (loaded.run.train.auxPrompts as string | undefined);
+      applyAuxPrompts(cases, options.data, explicit && existsSync(explicit) ? explicit : undefined);
+    }
     const problems = await validateDataset({ ...dataset, cases }, {});
     if (problems.length > 0) {
       if (!options.skipBad) throw new Error(`${options.data}: ${problems.length} bad case(s); fix them or pass --skip-bad:\n${formatProblems(problems)}`);

@@ -36,6 +36,7 @@ export function pixelTextCosine(pixels: Tensor, text: Tensor): Tensor {
 export class CostDecoder extends nn.Module {
   readonly guidance: nn.ModuleList<nn.Conv2d>;
   readonly cost_embed: nn.ModuleList<ConvNormAct>;
+  readonly text_guidance: nn.ModuleList<nn.Linear>;
   readonly aggregation: nn.ModuleList<ResidualBlock>;
   readonly up16: ConvNormAct;
   readonly up8: ConvNormAct;
@@ -51,6 +52,13 @@ export class CostDecoder extends nn.Module {
       'cost_embed',
       new nn.ModuleList([0, 1, 2].map((l) => new ConvNormAct(C + 1 + COORD_CHANNELS + (l === 2 && spec.clipCost ? 1 : 0), C))),
     );
+    // Text guidance in the aggregation (as CAT-Seg guides its cost aggregation with both
+    // modalities): per-channel scale and shift from the text vector, zero at init.
+    this.text_guidance = this.registerModule('text_guidance', new nn.ModuleList([0, 1, 2].map(() => new nn.Linear(spec.dModel, 2 * C))));
+    for (const lin of this.text_guidance) {
+      nn.init.zeros_(lin.weight);
+      nn.init.zeros_(lin.bias!);
+    }
     this.aggregation = this.registerModule('aggregation', new nn.ModuleList(Array.from({ length: spec.aggregationBlocks }, () => new ResidualBlock(C))));
     const [u16, u8, u4] = spec.upChannels;
     this.up16 = this.registerModule('up16', new ConvNormAct(C + C, u16));
@@ -72,7 +80,9 @@ export class CostDecoder extends nn.Module {
           const [h, w] = [x.shape[2], x.shape[3]];
           parts.push(clipCost.shape[2] === h && clipCost.shape[3] === w ? clipCost : F.interpolate(clipCost, { size: [h, w], mode: 'bilinear', alignCorners: false }));
         }
-        return this.cost_embed.at(l).forward(F.cat(parts, 1));
+        const h = this.cost_embed.at(l).forward(F.cat(parts, 1));
+        const [scale, shift] = this.text_guidance.at(l).forward(text).unsqueeze(-1).unsqueeze(-1).chunk(2, 1);
+        return h.mul(scale.add(1)).add(shift);
       });
       let h = embedded[2];
       for (const block of this.aggregation) h = block.forward(h);

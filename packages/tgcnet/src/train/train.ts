@@ -15,6 +15,7 @@ import { evaluateCases } from '../eval/evaluate.js';
 import { buildConfig } from '../model/config.js';
 import { TgcNet, parameterReport } from '../model/tgcnet.js';
 import { defaultBpePath } from '../paths.js';
+import { applyAuxPrompts } from '../prompts/store.js';
 import { collate, segmentationLoss } from './batch.js';
 import { type RunConfig, type TrainState, readRunConfig, saveCheckpoint, writeRunConfig } from './checkpoint.js';
 import { Progress } from './progress.js';
@@ -42,6 +43,8 @@ export interface TrainOptions {
   /** Use at most this many training / validation cases (quick runs). */
   limitTrain?: number;
   limitVal?: number;
+  /** Auxiliary prompts JSONL (default: <data>/aux_prompts.jsonl when present). */
+  auxPrompts?: string;
   /** Stop after this many optimizer steps in this invocation (tests of resume). */
   maxSteps?: number;
   quiet?: boolean;
@@ -104,6 +107,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
   // ---- data ----
   const dataset = await openDataset(options.data, { format: options.format, splits: ['train', 'val'] });
+  if (config.text === 'llm-expanded' || (config.text === 'aux-injection' && config.modules.date)) {
+    const aux = applyAuxPrompts(dataset.cases, options.data, options.auxPrompts, (m) => log(`tgcnet: warning: ${m}`));
+    if (aux.file) log(`tgcnet: auxiliary prompts ${aux.file}: ${aux.attached} attached, ${aux.missing} without`);
+  }
   const problems = await validateDataset(dataset, {});
   let cases = dataset.cases;
   if (problems.length > 0) {
