@@ -4,7 +4,11 @@
 // primary embedding through W_o (a residual), then normalised in the joint space.
 //
 // Pooling (our choice, the paper's is not available): the joint text vector is
-// proj(CLIP pooled primary) + W_o(mean over real aux tokens of the attended features).
+// proj(CLIP pooled primary) + proj(mean over the prompt's real tokens)
+// + W_o(mean over real aux tokens of the attended features). The token mean matters: with a
+// causal text tower, the feature at "lung" in "upper left lung" carries the whole phrase, so
+// the mean is a bag of phrases, which tells which regions are named from the first steps,
+// while the end-of-text feature alone starts out nearly the same for every prompt.
 // Without an auxiliary prompt for a case (auxPresent false), the residual is zero for that
 // case: its text vector is the projected primary embedding alone.
 import { F, nn, ones, tidy, type Tensor } from '@tgcnet/torch';
@@ -37,6 +41,7 @@ export function maskedMean(x: Tensor, mask: Tensor): Tensor {
 
 export class Date extends nn.Module {
   readonly pooled_proj: nn.Linear;
+  readonly mean_proj: nn.Linear;
   readonly token_proj: nn.Linear | null;
   readonly aux_proj: nn.Linear | null;
   readonly cross_attn: nn.MultiheadAttention | null;
@@ -50,6 +55,7 @@ export class Date extends nn.Module {
     super();
     const d = spec.dModel;
     this.pooled_proj = this.registerModule('pooled_proj', new nn.Linear(spec.clipEmbed, d));
+    this.mean_proj = this.registerModule('mean_proj', new nn.Linear(spec.clipWidth, d));
     // Token features exist only for consumers (the aux cross-attention, the VLCM): an unused
     // projection would be a parameter without gradient.
     this.token_proj = spec.withAux || spec.tokensNeeded ? this.registerModule('token_proj', new nn.Linear(spec.clipWidth, d)) : null;
@@ -69,7 +75,7 @@ export class Date extends nn.Module {
   forward(primary: TextFeatures, aux: TextFeatures | null, auxPresent: Tensor | null): JointText {
     return tidy(() => {
       const tp = this.token_proj ? this.token_proj.forward(primary.tokens) : null;
-      let pooled = this.pooled_proj.forward(primary.pooled);
+      let pooled = this.pooled_proj.forward(primary.pooled).add(this.mean_proj.forward(maskedMean(primary.tokens, primary.mask)));
       if (this.cross_attn === null || aux === null) {
         return { pooled: this.norm.forward(pooled), tokens: tp, mask: primary.mask };
       }
