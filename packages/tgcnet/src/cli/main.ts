@@ -28,7 +28,7 @@ export function buildProgram(): Command {
     .description('the main job: synthetic data, train the small preset (<= 5 min on CPU), evaluate, write the report')
     .option('--out <dir>', 'where data, run and report go', 'demo-output')
     .option('--minutes <m>', 'training time budget', Number, 5)
-    .option('--n <count>', 'synthetic cases', positiveInt, 1000)
+    .option('--n <count>', 'synthetic cases (70/10/20 train/val/test)', positiveInt, 3000)
     .option('--seed <n>', 'random seed', nonNegativeInt, 0)
     .option('--json', 'print the result as JSON')
     .action(async (opts: { out: string; minutes: number; n: number; seed: number; json?: boolean }) => {
