@@ -41,7 +41,7 @@ export const OPS = [
   ['mul_', 'Tensor', 'mul_'], ['mul_', 'Scalar', 'mulScalar_'], ['div_', 'Tensor', 'div_'], ['div_', 'Scalar', 'divScalar_'],
   ['addcmul_', '', 'addcmul_'], ['addcdiv_', '', 'addcdiv_'], ['lerp_', 'Scalar', 'lerp_'],
   ['copy_', '', 'copy_'], ['zero_', '', 'zero_'], ['fill_', 'Scalar', 'fill_'], ['clamp_', '', 'clamp_'],
-  ['uniform_', '', 'uniform_'], ['normal_', '', 'normal_'], ['sqrt_', '', 'sqrt_'], ['erfinv_', '', 'erfinv_'], ['masked_fill_', 'Scalar', 'maskedFill_'],
+  ['uniform_', '', 'uniform_'], ['normal_', '', 'normal_'], ['sqrt_', '', 'sqrt_'], ['sigmoid_', '', 'sigmoid_'], ['erfinv_', '', 'erfinv_'], ['masked_fill_', 'Scalar', 'maskedFill_'],
   // reductions
   ['sum', '', 'sumAll'], ['sum', 'dim_IntList', 'sum'], ['mean', '', 'meanAll'], ['mean', 'dim', 'mean'],
   ['max', '', 'maxAll'], ['max', 'dim', 'max'], ['min', '', 'minAll'], ['min', 'dim', 'min'],
@@ -52,6 +52,7 @@ export const OPS = [
   ['topk', '', 'topk'], ['sort', '', 'sort'], ['allclose', '', 'allclose'], ['equal', '', 'equal'],
   // linear algebra
   ['matmul', '', 'matmul'], ['mm', '', 'mm'], ['bmm', '', 'bmm'], ['einsum', '', 'einsum'],
+  ['_native_multi_head_attention', '', 'nativeMultiHeadAttention', { nullable: true }], ['_version', '', 'version'],
   ['linear', '', 'linear'], ['addmm', '', 'addmm'], ['baddbmm', '', 'baddbmm'], ['outer', '', 'outer'],
   // neural network
   ['conv2d', '', 'conv2d'], ['conv_transpose2d', 'input', 'convTranspose2d'], ['conv1d', '', 'conv1d'],
@@ -142,13 +143,15 @@ function argKind(arg) {
   return { ts, convert, optional };
 }
 
-function returnKind(schema) {
+/** flags.nullable: Tensor results may be undefined (e.g. attention weights not asked for) -> null. */
+function returnKind(schema, flags = {}) {
   const rets = schema.returns;
   if (rets.length === 0) return { ts: 'void', expr: () => '' };
   if (rets.length === 1 && rets[0].writes && schema.arguments[0]?.writes) {
     return { ts: 'Tensor', expr: (call, first) => `${call};\n  return ${first};` };
   }
   const one = (t) => {
+    if (t === 'Tensor' && flags.nullable) return { ts: 'Tensor | null', wrap: (v) => `(${v} === null ? null : wrap(${v}))` };
     if (t === 'Tensor') return { ts: 'Tensor', wrap: (v) => `wrap(${v})` };
     if (t === 'List[Tensor]') return { ts: 'Tensor[]', wrap: (v) => `(${v} as number[]).map(wrap)` };
     if (t === 'int' || t === 'float' || t === 'Scalar') return { ts: 'number', wrap: (v) => `${v} as number` };
@@ -167,7 +170,7 @@ function returnKind(schema) {
   };
 }
 
-function generateOne(native, [name, overload, tsName]) {
+function generateOne(native, [name, overload, tsName, flags]) {
   const schema = native.schemaInfo(`aten::${name}`, overload);
   if (!schema) throw new Error(`gen-ops: aten::${name}.${overload} does not exist in this libtorch`);
   const positional = [];
@@ -194,7 +197,7 @@ function generateOne(native, [name, overload, tsName]) {
   const params = [...positional];
   if (options.length > 0) params.push(`options: { ${options.join('; ')} } = {}`);
   const opVar = `op_${tsName}`;
-  const ret = returnKind(schema);
+  const ret = returnKind(schema, flags);
   const call = `native.callOp(${[`${opVar}.id`, ...callArgs].join(', ')})`;
   return (
     `const ${opVar} = new LazyOp('aten::${name}', '${overload}');\n` +

@@ -541,6 +541,8 @@ function typedArrayOver(buffer: ArrayBuffer, dtype: DType): AnyTypedArray {
 
 /** @internal */
 export function wrap(id: unknown): Tensor {
+  // An undefined at::Tensor comes back as null; a Tensor without a handle would fail later, far away.
+  if (typeof id !== 'number') throw new TypeError(`an operator returned an undefined tensor where a tensor was expected (got ${String(id)})`);
   return new Tensor(id as number);
 }
 

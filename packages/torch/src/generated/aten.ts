@@ -508,6 +508,13 @@ export function sqrt_(input: Tensor): Tensor {
   return input;
 }
 
+const op_sigmoid_ = new LazyOp('aten::sigmoid_', '');
+/** `aten::sigmoid_(Tensor(a!) self) -> Tensor(a!)` */
+export function sigmoid_(input: Tensor): Tensor {
+  native.callOp(op_sigmoid_.id, input.id);
+  return input;
+}
+
 const op_erfinv_ = new LazyOp('aten::erfinv_', '');
 /** `aten::erfinv_(Tensor(a!) self) -> Tensor(a!)` */
 export function erfinv_(input: Tensor): Tensor {
@@ -698,6 +705,19 @@ const op_einsum = new LazyOp('aten::einsum', '');
 /** `aten::einsum(str equation, Tensor[] tensors, *, int[]? path=None) -> Tensor` */
 export function einsum(equation: string, tensors: Tensor[], options: { path?: number[] | null } = {}): Tensor {
   return wrap(native.callOp(op_einsum.id, equation, ids(tensors), options.path));
+}
+
+const op_nativeMultiHeadAttention = new LazyOp('aten::_native_multi_head_attention', '');
+/** `aten::_native_multi_head_attention(Tensor query, Tensor key, Tensor value, int embed_dim, int num_head, Tensor qkv_weight, Tensor qkv_bias, Tensor proj_weight, Tensor proj_bias, Tensor? mask=None, bool need_weights=True, bool average_attn_weights=True, int? mask_type=None) -> (Tensor, Tensor)` */
+export function nativeMultiHeadAttention(query: Tensor, key: Tensor, value: Tensor, embedDim: number, numHead: number, qkvWeight: Tensor, qkvBias: Tensor, projWeight: Tensor, projBias: Tensor, options: { mask?: Tensor | null; needWeights?: boolean; averageAttnWeights?: boolean; maskType?: number | null } = {}): [Tensor | null, Tensor | null] {
+  const r = native.callOp(op_nativeMultiHeadAttention.id, query.id, key.id, value.id, embedDim, numHead, qkvWeight.id, qkvBias.id, projWeight.id, projBias.id, optId(options.mask), options.needWeights, options.averageAttnWeights, options.maskType) as unknown[];
+  return [(r[0] === null ? null : wrap(r[0])), (r[1] === null ? null : wrap(r[1]))];
+}
+
+const op_version = new LazyOp('aten::_version', '');
+/** `aten::_version(Tensor self) -> int` */
+export function version(input: Tensor): number {
+  return native.callOp(op_version.id, input.id) as number;
 }
 
 const op_linear = new LazyOp('aten::linear', '');
