@@ -1,6 +1,6 @@
 // CLIP's transformer: pre-LN residual blocks with Hugging Face's module names
 // (self_attn.{q,k,v,out}_proj, layer_norm1, mlp.fc1/fc2, layer_norm2).
-import { F, nn, tidy, type Tensor } from '@tgcnet/torch';
+import { F, aten, isGradEnabled, nn, noGrad, tidy, type Tensor } from '@tgcnet/torch';
 import type { Activation } from './config.js';
 
 export class ClipAttention extends nn.Module {
@@ -23,8 +23,21 @@ export class ClipAttention extends nn.Module {
     this.out_proj = this.registerModule('out_proj', new nn.Linear(width, width));
   }
 
+  /** q, k, v packed for libtorch's fused inference kernel; refreshed when a source changes. */
+  #packed: { weight: Tensor; bias: Tensor; versions: number[] } | null = null;
+
   /** x [B, L, W]; mask additive [L, L] or null. */
   forward(x: Tensor, mask: Tensor | null): Tensor {
+    // Without gradients and without a mask (the vision tower, frozen or in evaluation), use the
+    // kernel PyTorch's nn.MultiheadAttention uses there: one packed QKV GEMM and fused attention.
+    // Measured at 2 threads (ViT-L/14@336 attention, batch 1): 57 ms -> 40 ms.
+    if (mask === null && !isGradEnabled() && x.ndim === 3) {
+      const { weight, bias } = this.packedQkv();
+      const [out] = aten.nativeMultiHeadAttention(x, x, x, this.width, this.heads, weight, bias, this.out_proj.weight, this.out_proj.bias!, {
+        needWeights: false,
+      });
+      return out!;
+    }
     return tidy(() => {
       const [B, L] = x.shape;
       const split = (t: Tensor) => t.reshape(B, L, this.heads, this.headDim).transpose(1, 2);
@@ -33,6 +46,35 @@ export class ClipAttention extends nn.Module {
       });
       return this.out_proj.forward(out.transpose(1, 2).reshape(B, L, this.width));
     });
+  }
+
+  /**
+   * The packed weights, kept as non-persistent buffers (not in the state dict; moved and
+   * disposed with the module). Tensor versions (bumped by every in-place write: loading,
+   * optimiser steps) and dtype tell when they are stale.
+   */
+  private packedQkv(): { weight: Tensor; bias: Tensor } {
+    const sources = [this.q_proj.weight, this.k_proj.weight, this.v_proj.weight, this.q_proj.bias!, this.k_proj.bias!, this.v_proj.bias!];
+    const versions = sources.map((t) => aten.version(t));
+    const p = this.#packed;
+    const fresh = p !== null && p.weight.dtype === sources[0].dtype && p.weight.device === sources[0].device && versions.every((v, i) => v === p.versions[i]);
+    if (fresh) return p;
+    noGrad(() => {
+      if (p === null) {
+        this.#packed = {
+          weight: this.registerBuffer('packed_qkv_weight', F.cat(sources.slice(0, 3), 0), false),
+          bias: this.registerBuffer('packed_qkv_bias', F.cat(sources.slice(3), 0), false),
+          versions,
+        };
+      } else {
+        tidy(() => {
+          p.weight.setData(F.cat(sources.slice(0, 3), 0));
+          p.bias.setData(F.cat(sources.slice(3), 0));
+        });
+        p.versions = versions;
+      }
+    });
+    return this.#packed!;
   }
 }
 
@@ -127,7 +169,12 @@ export class ClipEncoder extends nn.Module {
       let h = x;
       let k = 0;
       for (const layer of this.layers) {
-        h = layer.forward(h, mask);
+        const next = layer.forward(h, mask);
+        // A block's input is dead once the next block has run, unless it is tapped or the
+        // caller's: freeing it now keeps one block's activations alive, not all of them (ViT-L
+        // batch 8: 24 x 19 MB). Under autograd the graph still holds what backward needs.
+        if (h !== x && !taps.includes(k)) h.dispose();
+        h = next;
         k += 1;
         if (taps.includes(k)) tapped.set(k, h);
       }
