@@ -5,7 +5,8 @@ import { ClipConfig, clipPreset } from '../clip/config.js';
 
 export const EncoderMode = z.enum(['hybrid', 'cnn-only', 'vit-only', 'vit-finetune']);
 export type EncoderMode = z.infer<typeof EncoderMode>;
-export const TextMode = z.enum(['aux-injection', 'main-only', 'llm-expanded']);
+/** 'none' is the text-free ablation: every case gets the same empty prompt. */
+export const TextMode = z.enum(['aux-injection', 'main-only', 'llm-expanded', 'none']);
 export type TextMode = z.infer<typeof TextMode>;
 export const AlignmentMode = z.enum(['gated', 'bidirectional', 'none']);
 export type AlignmentMode = z.infer<typeof AlignmentMode>;

@@ -113,7 +113,7 @@ test('every ablation combination builds, runs forward and backward, and reports 
       }
     }
   }
-  assert.equal(counts.size, 4 * 3 * 3 * 8);
+  assert.equal(counts.size, 4 * 4 * 3 * 8);
   const base = counts.get('encoder=hybrid text=aux-injection alignment=gated modules.sse=true modules.date=true modules.vlcm=true')!;
   assert.ok(counts.get('encoder=hybrid text=aux-injection alignment=gated modules.sse=false modules.date=true modules.vlcm=true')! < base);
   assert.ok(counts.get('encoder=hybrid text=main-only alignment=gated modules.sse=true modules.date=true modules.vlcm=true')! < base);
@@ -156,6 +156,7 @@ test('missing auxiliary prompts are defined: no injection for those cases', () =
     assert.ok(none.sub(noAux).abs().max().item() < 1e-4);
     assert.deepEqual(composePrompt(config, 'p', null), { primary: 'p', aux: null });
     assert.deepEqual(composePrompt(buildConfig('tiny', ['text=llm-expanded']), 'p', 'a'), { primary: 'p a', aux: null });
+    assert.deepEqual(composePrompt(buildConfig('tiny', ['text=none']), 'p', 'a'), { primary: '', aux: null });
     model.dispose();
   });
 });

@@ -30,6 +30,8 @@ export interface TgcInputs {
 
 /** What the text mode asks the data layer to tokenize as primary and auxiliary text. */
 export function composePrompt(config: TgcConfig, prompt: string, aux: string | null): { primary: string; aux: string | null } {
+  // Text-free ablation: the architecture stays, the information goes (one constant prompt).
+  if (config.text === 'none') return { primary: '', aux: null };
   if (config.text === 'llm-expanded' && aux) return { primary: `${prompt} ${aux}`, aux: null };
   if (config.text === 'aux-injection' && config.modules.date) return { primary: prompt, aux };
   return { primary: prompt, aux: null };
