@@ -171,6 +171,22 @@ export function buildProgram(): Command {
       await predictCommand(opts);
     });
 
+  program
+    .command('serve')
+    .description('HTTP API (POST /v1/segment, GET /v1/health, GET /v1/model) and a web viewer at /, one model in memory')
+    .requiredOption('--checkpoint <path>', 'run folder (runs/<name>) or its best/ or last/')
+    .option('--host <addr>', 'address to bind (loopback by default; 0.0.0.0 exposes it to the network)', '127.0.0.1')
+    .option('--port <n>', 'port (0 picks a free one)', nonNegativeInt, 8080)
+    .option('--api-key-env <VAR>', 'require the API key held in this environment variable (Authorization: Bearer or x-api-key)')
+    .option('--queue <n>', 'requests that may wait behind the running one; more get 503 + Retry-After', nonNegativeInt, 16)
+    .option('--max-body-mb <n>', 'largest request body, MB', Number, 20)
+    .option('--max-pixels <n>', 'largest image, width x height (checked from the header, before decoding)', positiveInt, 25_000_000)
+    .option('--max-prompt-chars <n>', 'longest prompt or aux text, characters', positiveInt, 2000)
+    .action(async (opts: { checkpoint: string; host: string; port: number; apiKeyEnv?: string; queue: number; maxBodyMb: number; maxPixels: number; maxPromptChars: number }) => {
+      const { serveCommand } = await import('../serve/server.js');
+      await serveCommand(opts);
+    });
+
   const model = program.command('model').description('the TGC-Net model: presets, ablations, parameter counts');
   model
     .command('info')

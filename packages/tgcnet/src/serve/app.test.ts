@@ -1,0 +1,223 @@
+// The HTTP API through app.inject(): every good and bad input of issue 6, the queue, the API
+// key, the info routes, and the invariant that the server keeps serving (and keeps its
+// tensor count flat) whatever it is sent.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { memory } from '@tgcnet/torch';
+import type { FastifyInstance } from 'fastify';
+import sharp from 'sharp';
+import { loadImage } from '../data/images.js';
+import { segment } from '../infer/segment.js';
+import { buildApp } from './app.js';
+import { type Fixture, makeFixture, PROMPT, skipWithoutBpe as skip } from './test_fixture.js';
+import { multipartBody, type Part, pngHeaderOnly } from './testing.js';
+
+let fx: Fixture;
+before(async () => {
+  if (!skip) fx = await makeFixture();
+});
+after(() => fx?.cleanup());
+
+const imagePart = (data: Buffer, name = 'image', contentType = 'image/png'): Part => ({ name, filename: 'x.png', contentType, data });
+
+async function post(app: FastifyInstance, parts: Part[], headers: Record<string, string> = {}) {
+  const body = multipartBody(parts);
+  return app.inject({ method: 'POST', url: '/v1/segment', payload: body.payload, headers: { ...body.headers, ...headers } });
+}
+
+/** The mask as 0/1 from a 0/255 PNG. */
+async function maskOf(png: Buffer): Promise<{ width: number; height: number; mask: number[] }> {
+  const { data, info } = await sharp(png).greyscale().raw().toBuffer({ resolveWithObject: true });
+  return { width: info.width, height: info.height, mask: Array.from(data, (v) => (v > 127 ? 1 : 0)) };
+}
+
+function assertJsonError(res: { statusCode: number; headers: Record<string, unknown>; body: string }, status: number, code: string, mentions: RegExp) {
+  assert.equal(res.statusCode, status, `expected ${status} ${code}, got ${res.statusCode}: ${res.body}`);
+  assert.match(String(res.headers['content-type']), /application\/json/);
+  const body = JSON.parse(res.body) as { error: { code: string; message: string } };
+  assert.deepEqual(Object.keys(body), ['error']);
+  assert.equal(body.error.code, code);
+  assert.match(body.error.message, mentions);
+}
+
+async function assertStillServes(app: FastifyInstance) {
+  const res = await post(app, [imagePart(fx.png), { name: 'text', value: PROMPT }]);
+  assert.equal(res.statusCode, 200, `a good request after bad ones: ${res.body}`);
+  assert.equal(res.headers['content-type'], 'image/png');
+}
+
+test('a good request answers the mask PNG at the image size, equal to segment() on the same file', { skip }, async () => {
+  const { app } = await buildApp(fx.run);
+  try {
+    const res = await post(app, [imagePart(fx.png), { name: 'text', value: PROMPT }]);
+    assert.equal(res.statusCode, 200, res.body);
+    assert.equal(res.headers['content-type'], 'image/png');
+    const got = await maskOf(res.rawPayload);
+    assert.deepEqual([got.width, got.height], [96, 72]);
+    const expected = await segment(fx.run, await loadImage({ kind: 'file', path: fx.pngPath }), PROMPT);
+    assert.deepEqual(got.mask, Array.from(expected.mask));
+    assert.equal(Number(res.headers['x-mask-area']), expected.area);
+    const raw = await sharp(res.rawPayload).raw().toBuffer();
+    assert.ok(raw.every((v) => v === 0 || v === 255), 'the mask PNG holds 0 and 255 only');
+  } finally {
+    await app.close();
+  }
+});
+
+test('Accept: application/json answers the mask as base64 with area, mean probability and the aux used', { skip }, async () => {
+  const { app } = await buildApp(fx.run);
+  try {
+    const res = await post(app, [imagePart(fx.png), { name: 'text', value: PROMPT }], { accept: 'application/json' });
+    assert.equal(res.statusCode, 200, res.body);
+    const j = res.json() as Record<string, unknown>;
+    for (const k of ['mask_png_base64', 'width', 'height', 'area', 'mean_probability', 'prompt', 'aux', 'elapsed_ms']) assert.ok(k in j, k);
+    const expected = await segment(fx.run, await loadImage({ kind: 'file', path: fx.pngPath }), PROMPT);
+    const got = await maskOf(Buffer.from(j.mask_png_base64 as string, 'base64'));
+    assert.deepEqual(got.mask, Array.from(expected.mask));
+    assert.equal(j.area, expected.area);
+    assert.ok(Math.abs((j.mean_probability as number) - expected.meanProbability) < 1e-6);
+    assert.deepEqual([j.width, j.height, j.prompt], [96, 72, PROMPT]);
+    // The tiny preset uses aux (DATE) and the random run has no aux prompts file: segmented without, and said so.
+    assert.equal(j.aux, null);
+    assert.equal(j.aux_source, 'none');
+    assert.match(j.note as string, /without aux/);
+    const withAux = (await post(app, [imagePart(fx.png), { name: 'text', value: PROMPT }, { name: 'aux', value: 'Patchy opacities in both lungs.' }], { accept: 'application/json' })).json();
+    assert.equal(withAux.aux, 'Patchy opacities in both lungs.');
+    assert.equal(withAux.aux_source, 'request');
+  } finally {
+    await app.close();
+  }
+});
+
+test('bad inputs get a 4xx JSON error naming the problem, and the server keeps serving', { skip }, async () => {
+  const { app } = await buildApp(fx.run, { limits: { maxBodyBytes: 12 * 1024 * 1024 } });
+  try {
+    const text = { name: 'text', value: PROMPT };
+    // A PNG cut off in the middle of its pixel data: the header is fine, decoding is not.
+    const corrupt = fx.png.subarray(0, Math.floor(fx.png.length * 0.6));
+    assertJsonError(await post(app, [imagePart(corrupt), text]), 422, 'corrupt_image', /damaged or truncated/);
+    await assertStillServes(app);
+    assertJsonError(await post(app, [imagePart(fx.png)]), 400, 'missing_text', /add a text field/);
+    assertJsonError(await post(app, [imagePart(fx.png), { name: 'text', value: '   ' }]), 400, 'missing_text', /what to segment/);
+    const bomb = pngHeaderOnly(60000, 60000);
+    const t0 = performance.now();
+    assertJsonError(await post(app, [imagePart(bomb), text]), 413, 'image_too_large', /60000x60000.*--max-pixels/);
+    assert.ok(performance.now() - t0 < 2000, 'the bomb is refused from its header, without decoding');
+    await assertStillServes(app);
+    assertJsonError(await post(app, [imagePart(Buffer.from('this is not an image, just some text bytes\n'.repeat(20))), text]), 415, 'unsupported_image', /PNG, JPEG/);
+    assertJsonError(await post(app, [imagePart(Buffer.alloc(0)), text]), 400, 'empty_image', /empty/);
+    const tenMb = 'lung '.repeat(2 * 1024 * 1024);
+    assertJsonError(await post(app, [imagePart(fx.png), { name: 'text', value: tenMb }]), 413, 'prompt_too_long', /2000-character limit.*shorten/);
+    assertJsonError(await post(app, [imagePart(fx.png), text, { name: 'aux', value: 'x'.repeat(2001) }]), 413, 'prompt_too_long', /aux field holds 2001 characters/);
+    await assertStillServes(app);
+    assertJsonError(await post(app, [imagePart(fx.png, 'file'), { name: 'prompt', value: PROMPT }]), 400, 'unexpected_field', /'file', 'prompt'.*image \(file\), text/);
+    assertJsonError(await post(app, [{ name: 'image', value: 'x.png' }, text]), 400, 'wrong_field_kind', /attach the image file/);
+    assertJsonError(await post(app, [text]), 400, 'missing_image', /image \(file\), text/);
+    assertJsonError(await post(app, [imagePart(fx.png), text, text]), 400, 'duplicate_field', /'text' sent more than once/);
+    const json = await app.inject({ method: 'POST', url: '/v1/segment', payload: { image: 'x', text: PROMPT } });
+    assertJsonError(json, 415, 'not_multipart', /multipart\/form-data/);
+    const big = multipartBody([imagePart(Buffer.alloc(13 * 1024 * 1024, 1)), text]);
+    assertJsonError(await app.inject({ method: 'POST', url: '/v1/segment', payload: big.payload, headers: big.headers }), 413, 'payload_too_large', /--max-body-mb/);
+    const garbled = await app.inject({ method: 'POST', url: '/v1/segment', payload: 'no boundary here', headers: { 'content-type': 'multipart/form-data; boundary=abc' } });
+    assert.ok(garbled.statusCode >= 400 && garbled.statusCode < 500, `malformed multipart: ${garbled.statusCode} ${garbled.body}`);
+    assert.ok(garbled.json().error.code);
+    assertJsonError(await app.inject({ method: 'GET', url: '/v1/nothing' }), 404, 'not_found', /POST \/v1\/segment/);
+    assertJsonError(await app.inject({ method: 'GET', url: '/v1/segment' }), 404, 'not_found', /routes are/);
+    await assertStillServes(app);
+  } finally {
+    await app.close();
+  }
+});
+
+test('a full queue answers 503 with Retry-After and a JSON error; the next request after it is served', { skip }, async () => {
+  const { app, queue } = await buildApp(fx.run, { queue: 1 });
+  try {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const running = queue.run(() => gate); // occupies the model
+    const waiting = queue.run(async () => {}); // fills the one waiting slot
+    assert.equal(queue.depth, 1);
+    const res = await post(app, [imagePart(fx.png), { name: 'text', value: PROMPT }]);
+    assertJsonError(res, 503, 'queue_full', /retry after \d+ s/);
+    assert.match(String(res.headers['retry-after']), /^[1-9]\d*$/);
+    const health = (await app.inject({ method: 'GET', url: '/v1/health' })).json();
+    assert.deepEqual(health.queue, { waiting: 1, running: true, capacity: 1 });
+    release();
+    await Promise.all([running, waiting]);
+    await assertStillServes(app);
+  } finally {
+    await app.close();
+  }
+});
+
+test('with an API key, /v1/segment and /v1/model need it (Bearer or x-api-key); /v1/health and the viewer stay open', { skip }, async () => {
+  const { app } = await buildApp(fx.run, { apiKey: 's3cret-key' });
+  try {
+    const parts = [imagePart(fx.png), { name: 'text', value: PROMPT }];
+    assertJsonError(await post(app, parts), 401, 'unauthorized', /Authorization: Bearer/);
+    assertJsonError(await post(app, parts, { authorization: 'Bearer wrong' }), 401, 'unauthorized', /key is wrong/);
+    assertJsonError(await app.inject({ method: 'GET', url: '/v1/model' }), 401, 'unauthorized', /API key/);
+    assert.equal((await post(app, parts, { authorization: 'Bearer s3cret-key' })).statusCode, 200);
+    assert.equal((await post(app, parts, { 'x-api-key': 's3cret-key' })).statusCode, 200);
+    assert.equal((await app.inject({ method: 'GET', url: '/v1/model', headers: { 'x-api-key': 's3cret-key' } })).statusCode, 200);
+    assert.equal((await app.inject({ method: 'GET', url: '/v1/health' })).statusCode, 200);
+    assert.equal((await app.inject({ method: 'GET', url: '/' })).statusCode, 200);
+  } finally {
+    await app.close();
+  }
+});
+
+test('/v1/model reports the preset, parameter counts, input sizes and the checkpoint metrics', { skip }, async () => {
+  const { app } = await buildApp(fx.run);
+  try {
+    const m = (await app.inject({ method: 'GET', url: '/v1/model' })).json();
+    assert.equal(m.preset, 'tiny');
+    assert.ok(m.parameters.total > 0 && m.parameters.trainable > 0);
+    assert.ok(m.parameters.modules.decoder.total > 0);
+    assert.deepEqual(m.input.cnn, 64);
+    assert.deepEqual(m.input.vit, 32);
+    assert.equal(m.checkpoint.best_dice, 0.5);
+    assert.equal(m.checkpoint.metrics.val.diceMacro, 0.4);
+    assert.equal(m.limits.max_prompt_chars, 2000);
+  } finally {
+    await app.close();
+  }
+});
+
+test('the live tensor count stays flat across good and bad requests', { skip }, async () => {
+  const { app } = await buildApp(fx.run);
+  try {
+    await assertStillServes(app); // first request: lazily created state, if any, exists from here on
+    const before = (await app.inject({ method: 'GET', url: '/v1/health' })).json();
+    for (let i = 0; i < 4; i++) {
+      await assertStillServes(app);
+      await post(app, [imagePart(fx.png.subarray(0, 100)), { name: 'text', value: `${PROMPT} ${i}` }]);
+      await post(app, [imagePart(fx.png), { name: 'text', value: `variant ${i}` }], { accept: 'application/json' });
+    }
+    const afterHealth = (await app.inject({ method: 'GET', url: '/v1/health' })).json();
+    assert.equal(afterHealth.tensors, before.tensors);
+    assert.equal(afterHealth.tensors, memory().tensors);
+    assert.ok(afterHealth.ok);
+    assert.ok(afterHealth.served >= 9);
+    assert.ok(afterHealth.rss_bytes > 0);
+  } finally {
+    await app.close();
+  }
+});
+
+test('closing the app refuses queued requests with 503 shutting_down and lets the running one finish', { skip }, async () => {
+  const { app, queue } = await buildApp(fx.run, { queue: 4 });
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let finished = false;
+  const running = queue.run(() => gate.then(() => (finished = true)));
+  const queued = post(app, [imagePart(fx.png), { name: 'text', value: PROMPT }]);
+  while (queue.depth === 0) await new Promise((r) => setTimeout(r, 5));
+  const closing = app.close();
+  await new Promise((r) => setTimeout(r, 20));
+  release();
+  await closing;
+  await running;
+  assert.ok(finished, 'the running job finished');
+  assertJsonError(await queued, 503, 'shutting_down', /retry/);
+});

@@ -1,0 +1,97 @@
+// The HTTP application, built from a loaded run: routes, limits, the queue, the API key and
+// one error shape. Tests drive it with app.inject(); server.ts listens with it. The run (and
+// its model) belongs to the caller, which disposes it after closing the app.
+import multipart from '@fastify/multipart';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import type { LoadedRun } from '../train/checkpoint.js';
+import { apiKeyChecker } from './auth.js';
+import { AuxResolver } from './aux.js';
+import { ApiError, errorBody, toApiError } from './errors.js';
+import { registerInfoRoutes } from './info_routes.js';
+import { DEFAULT_LIMITS, type ServeLimits } from './limits.js';
+import { InferenceQueue } from './queue.js';
+import { registerSegmentRoute } from './segment_route.js';
+import { registerViewerRoutes } from './viewer/routes.js';
+
+export interface AppOptions {
+  limits?: Partial<ServeLimits>;
+  /** Requests that may wait behind the running one before 503 (default 16). */
+  queue?: number;
+  /** When set, /v1/segment and /v1/model need it (Bearer or x-api-key). */
+  apiKey?: string | null;
+  /** Fastify's logger (pino) options, or false (the default: tests stay quiet). */
+  logger?: boolean | { level: string };
+}
+
+export interface ServeApp {
+  app: FastifyInstance;
+  queue: InferenceQueue;
+  limits: ServeLimits;
+  aux: AuxResolver;
+}
+
+export const DEFAULT_QUEUE = 16;
+
+/** Multipart framing and the text fields on top of the file; a request within the limit is never refused for them. */
+const MULTIPART_OVERHEAD = 64 * 1024;
+
+export async function buildApp(run: LoadedRun, options: AppOptions = {}): Promise<ServeApp> {
+  const limits: ServeLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const queue = new InferenceQueue(options.queue ?? DEFAULT_QUEUE);
+  const aux = new AuxResolver(run);
+  const check = options.apiKey ? apiKeyChecker(options.apiKey) : null;
+  const requireKey = check ? (request: FastifyRequest) => check(request.headers) : null;
+  const counters = { served: 0, refused: 0 };
+
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: limits.maxBodyBytes,
+    // A client that trickles its body in must not hold a connection for ever.
+    requestTimeout: 120_000,
+  });
+
+  app.setErrorHandler((err, request, reply) => {
+    const e = toApiError(err, limits);
+    counters.refused++;
+    if (e.status >= 500 && e.code === 'internal') request.log.error(err);
+    void reply.code(e.status).headers(e.headers).type('application/json; charset=utf-8').send(errorBody(e));
+  });
+  app.setNotFoundHandler((request, reply) => {
+    counters.refused++;
+    const e = new ApiError(404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}: the routes are GET /, GET /v1/health, GET /v1/model and POST /v1/segment`);
+    void reply.code(404).send(errorBody(e));
+  });
+
+  // A body announced larger than the limit is refused before a byte of it is read.
+  app.addHook('onRequest', async (request) => {
+    const length = Number(request.headers['content-length']);
+    if (Number.isFinite(length) && length > limits.maxBodyBytes + MULTIPART_OVERHEAD) {
+      throw new ApiError(413, 'payload_too_large', `the request body is ${(length / 1e6).toFixed(1)} MB; this server takes at most ${(limits.maxBodyBytes / 1e6).toFixed(1)} MB: send a smaller image (or start serve with a larger --max-body-mb)`);
+    }
+  });
+
+  await app.register(multipart, {
+    // Busboy's own limits bound a body that announces no length (chunked).
+    limits: {
+      fileSize: limits.maxBodyBytes,
+      // UTF-8 takes at most 4 bytes a character: a prompt within the limit is never cut.
+      fieldSize: limits.maxPromptChars * 4 + 16,
+      fields: 8,
+      files: 4,
+      parts: 12,
+      headerPairs: 100,
+    },
+  });
+
+  const startedAt = Date.now();
+  registerInfoRoutes(app, { run, queue, limits, aux, requireKey, counters, startedAt });
+  registerSegmentRoute(app, { run, queue, limits, aux, requireKey, counters });
+  registerViewerRoutes(app);
+
+  // Closing the app (SIGINT/SIGTERM in server.ts, or a test) refuses what waits and lets
+  // the running forward finish, before Fastify waits for in-flight requests.
+  app.addHook('preClose', async () => {
+    await queue.close();
+  });
+  return { app, queue, limits, aux };
+}

@@ -1,0 +1,77 @@
+// GET /v1/health (open even with an API key: load balancers probe it) and GET /v1/model.
+// Health reports the live tensor count, which must stay flat across requests: a number
+// that grows means a tensor without an owner.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { memory } from '@tgcnet/torch';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { parameterReport } from '../model/tgcnet.js';
+import type { LoadedRun } from '../train/checkpoint.js';
+import type { AuxResolver } from './aux.js';
+import type { ServeLimits } from './limits.js';
+import type { InferenceQueue } from './queue.js';
+
+export interface InfoRouteContext {
+  run: LoadedRun;
+  queue: InferenceQueue;
+  limits: ServeLimits;
+  aux: AuxResolver;
+  requireKey: ((request: FastifyRequest) => void) | null;
+  counters: { served: number; refused: number };
+  startedAt: number;
+}
+
+function num(value: unknown): number | null {
+  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+}
+
+/** The best validation Dice the run recorded: best/metrics.json, else last/state.json. */
+export function bestDice(run: LoadedRun): number | null {
+  const val = run.metrics.val as Record<string, unknown> | undefined;
+  const fromMetrics = num(val?.diceMicro);
+  if (fromMetrics !== null) return fromMetrics;
+  const statePath = join(run.runDir, 'last', 'state.json');
+  if (!existsSync(statePath)) return null;
+  try {
+    const d = num((JSON.parse(readFileSync(statePath, 'utf8')) as Record<string, unknown>).bestDice);
+    return d !== null && d >= 0 ? d : null;
+  } catch {
+    return null;
+  }
+}
+
+export function modelInfo(ctx: InfoRouteContext): Record<string, unknown> {
+  const { run } = ctx;
+  const c = run.run.model;
+  return {
+    preset: (run.run.train.preset as string | undefined) ?? null,
+    config: { encoder: c.encoder, text: c.text, alignment: c.alignment, modules: c.modules, dModel: c.dModel },
+    parameters: parameterReport(run.model),
+    input: { cnn: c.encoder === 'vit-only' ? null : c.cnnInput, vit: c.encoder === 'cnn-only' ? null : c.vitInput, channels: 'greyscale, any size (resized; masks come back at the input size)' },
+    clip: { source: run.run.clipSource, frozen: run.run.clipSource !== null && !c.clipTrainable },
+    aux: { used: ctx.aux.usesAux, prompts_file: ctx.aux.file },
+    checkpoint: { run_dir: run.runDir, dir: run.checkpointDir, created_at: run.run.createdAt, best_dice: bestDice(run), metrics: run.metrics },
+    limits: { max_body_bytes: ctx.limits.maxBodyBytes, max_pixels: ctx.limits.maxPixels, max_prompt_chars: ctx.limits.maxPromptChars, queue: ctx.queue.capacity },
+  };
+}
+
+export function registerInfoRoutes(app: FastifyInstance, ctx: InfoRouteContext): void {
+  const info = modelInfo(ctx);
+  app.get('/v1/health', async () => {
+    const mem = memory();
+    return {
+      ok: true,
+      queue: { waiting: ctx.queue.depth, running: ctx.queue.running, capacity: ctx.queue.capacity },
+      tensors: mem.tensors,
+      tensor_bytes: mem.bytes,
+      rss_bytes: process.memoryUsage().rss,
+      served: ctx.counters.served,
+      refused: ctx.counters.refused,
+      uptime_s: Math.round((Date.now() - ctx.startedAt) / 100) / 10,
+    };
+  });
+  app.get('/v1/model', async (request) => {
+    ctx.requireKey?.(request);
+    return info;
+  });
+}
