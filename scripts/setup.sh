@@ -27,6 +27,12 @@ if command -v dpkg >/dev/null 2>&1 && ! dpkg -s libopenblas0-pthread >/dev/null 
 command -v g++ >/dev/null 2>&1 || missing+=(g++)
 command -v make >/dev/null 2>&1 || missing+=(make)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+# Debian's chromium runs the viewer's browser test (playwright-core drives it; it downloads no
+# browser). Optional: installed when we can, else that one test is skipped with a message.
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then missing+=(chromium)
+  else say "optional: no /usr/bin/chromium, so the viewer's browser test will be skipped (sudo apt-get install chromium)"; fi
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   if ! command -v apt-get >/dev/null 2>&1; then
     say "missing: ${missing[*]}. This is not a Debian system: install libtorch and set LIBTORCH=<unpacked libtorch dir>."
