@@ -57,6 +57,7 @@ test('a good request answers the mask PNG at the image size, equal to segment() 
     const expected = await segment(fx.run, await loadImage({ kind: 'file', path: fx.pngPath }), PROMPT);
     assert.deepEqual(got.mask, Array.from(expected.mask));
     assert.equal(Number(res.headers['x-mask-area']), expected.area);
+    assert.ok(expected.area > 0 && expected.area < 96 * 72, 'the fixture gives a mask with both values');
     const raw = await sharp(res.rawPayload).raw().toBuffer();
     assert.ok(raw.every((v) => v === 0 || v === 255), 'the mask PNG holds 0 and 255 only');
   } finally {
