@@ -48,6 +48,17 @@ export async function buildApp(run: LoadedRun, options: AppOptions = {}): Promis
     bodyLimit: limits.maxBodyBytes,
     // A client that trickles its body in must not hold a connection for ever.
     requestTimeout: 120_000,
+    // Bytes that are not HTTP at all never reach a route: answer them in the same JSON shape.
+    clientErrorHandler: (err, socket) => {
+      if (!socket.writable) return;
+      const timeout = (err as NodeJS.ErrnoException).code === 'ERR_HTTP_REQUEST_TIMEOUT';
+      const status = timeout ? '408 Request Timeout' : '400 Bad Request';
+      const e = timeout
+        ? new ApiError(408, 'request_timeout', 'the request took too long to arrive: send it again in one go')
+        : new ApiError(400, 'bad_http', `the request is not valid HTTP (${(err as NodeJS.ErrnoException).code ?? err.message}): use an HTTP client (curl, fetch)`);
+      const body = JSON.stringify(errorBody(e));
+      socket.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    },
   });
 
   app.setErrorHandler((err, request, reply) => {

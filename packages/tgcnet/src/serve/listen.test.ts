@@ -1,5 +1,6 @@
 // The API over a real loopback socket: fetch + FormData, as a client script would call it.
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
 import { buildApp, type ServeApp } from './app.js';
@@ -56,4 +57,18 @@ test('on loopback: PNG and JSON answers agree; bad requests get JSON errors and 
   const health = (await (await fetch(`${base}/v1/health`)).json()) as { ok: boolean; served: number };
   assert.equal(health.ok, true);
   assert.equal(health.served, 3);
+});
+
+test('bytes that are not HTTP get a 400 JSON error, and the server keeps serving', { skip }, async () => {
+  const { hostname, port } = new URL(base);
+  const answer = await new Promise<string>((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write('THIS IS NOT HTTP\r\n\r\n'));
+    let data = '';
+    socket.on('data', (d) => (data += d));
+    socket.on('end', () => resolve(data));
+    socket.on('error', reject);
+  });
+  assert.match(answer, /^HTTP\/1\.1 400/);
+  assert.match(answer, /"code":"bad_http"/);
+  assert.equal((await fetch(`${base}/v1/health`)).status, 200);
 });
