@@ -24,6 +24,7 @@ export async function trainCommand(o: Record<string, unknown>): Promise<void> {
     limitTrain: o.limitTrain as number | undefined,
     limitVal: o.limitVal as number | undefined,
     auxPrompts: o.auxPrompts as string | undefined,
+    threads: o.threads as number | undefined,
   });
   if (o.json) process.stdout.write(`${JSON.stringify(result)}\n`);
   else
