@@ -1,5 +1,6 @@
 // Pixels from disk: 2-D image files (PNG, JPEG, TIFF, WebP, GIF through sharp; BMP decoded
-// here, since sharp's prebuilt libvips has no BMP loader) and axial slices of NIfTI volumes.
+// here, since sharp's prebuilt libvips has no BMP loader; single-frame DICOM through
+// dicom.ts) and axial slices of NIfTI volumes.
 //
 // Images come out as 8-bit greyscale. Masks come out as 0/1, under one rule for every
 // source (MASK_RULE below). NIfTI slices are taken in voxel order (x along the row, y down
@@ -13,6 +14,7 @@ import { promisify } from 'node:util';
 import { createGunzip, gunzip } from 'node:zlib';
 import * as nifti from 'nifti-reader-js';
 import sharp from 'sharp';
+import { dicomSize, isDicomPath, loadDicom } from './dicom.js';
 import type { GreyImage, ImageSource, MaskSource } from './types.js';
 
 const gunzipAsync = promisify(gunzip);
@@ -155,6 +157,7 @@ async function readRaw(path: string): Promise<RawPixels> {
 }
 
 async function loadGreyFile(path: string): Promise<GreyImage> {
+  if (isDicomPath(path)) return loadDicom(path);
   if (isBmpPath(path)) {
     const raw = await readRaw(path);
     const data = new Uint8Array(raw.width * raw.height);
@@ -327,14 +330,23 @@ async function readHead(path: string, bytes: number): Promise<Uint8Array> {
   });
 }
 
-/** Sizes of a NIfTI volume from its header only (cheap: decompresses the first bytes). */
-export async function readNiftiHeader(path: string): Promise<{ nx: number; ny: number; nz: number; datatype: number }> {
+/**
+ * The header of a NIfTI file as stored (348 bytes for NIfTI-1, 540 for NIfTI-2, gunzipped)
+ * and its parse. Cheap: decompresses the first bytes only. The raw bytes let a mask written
+ * for this volume keep its geometry exactly (nifti_mask.ts).
+ */
+export async function readNiftiHeaderBlock(path: string): Promise<{ bytes: Uint8Array; header: nifti.NIFTI1 | nifti.NIFTI2 }> {
   let head = await readHead(path, 540);
   if (head.length < 348) throw new Error(`too short for a NIfTI header (${head.length} bytes)`);
   const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
   const size = dv.getInt32(0, true) === 348 || dv.getInt32(0, false) === 348 ? 348 : 540;
   if (size === 348) head = head.subarray(0, 348);
-  const header = parseHeader(head);
+  return { bytes: head, header: parseHeader(head) };
+}
+
+/** Sizes of a NIfTI volume from its header only (cheap: decompresses the first bytes). */
+export async function readNiftiHeader(path: string): Promise<{ nx: number; ny: number; nz: number; datatype: number }> {
+  const { header } = await readNiftiHeaderBlock(path);
   return { ...headerDims(header), datatype: header.datatypeCode };
 }
 
@@ -429,6 +441,7 @@ export async function loadMask(source: MaskSource): Promise<GreyImage> {
 
 /** Width and height of a 2-D image file from its header (sharp metadata; BMP parsed here). */
 export async function imageFileSize(path: string): Promise<{ width: number; height: number }> {
+  if (isDicomPath(path)) return dicomSize(path);
   if (isBmpPath(path)) {
     const head = await readHead(path, 26);
     if (head.length < 26 || head[0] !== 0x42 || head[1] !== 0x4d) throw new Error('not a BMP file (no "BM" signature)');
