@@ -186,6 +186,19 @@ export function percentileWindow(vol: Volume): [number, number] {
   return [lo, hi];
 }
 
+/** How a volume's values become 0..255: MSD's CT window, the volume's own percentiles, or a given [lo, hi]. */
+export type WindowChoice = 'ct' | 'percentile' | [number, number];
+
+/**
+ * The window of one volume under a choice: the one policy for training slices (above) and
+ * for `tgcnet predict` on a NIfTI volume. The volume is decoded only for 'percentile'.
+ */
+export async function volumeWindow(choice: WindowChoice, volume: () => Promise<Volume>): Promise<[number, number]> {
+  if (choice === 'ct') return [MSD_CT_WINDOW[0], MSD_CT_WINDOW[1]];
+  if (choice === 'percentile') return percentileWindow(await volume());
+  return [choice[0], choice[1]];
+}
+
 export const msd: FormatReader<MsdOptions> = {
   name: 'msd',
   expects: EXPECTS,
@@ -266,14 +279,12 @@ export const msd: FormatReader<MsdOptions> = {
         out.problem(v.name, `size mismatch: image ${v.image} is ${dims.nx}x${dims.ny}x${dims.nz}, label ${v.label} is ${label.nx}x${label.ny}x${label.nz}`);
         continue;
       }
-      let window = options.window ?? (isCT ? MSD_CT_WINDOW : null);
-      if (window === null) {
-        try {
-          window = percentileWindow(await decodeNifti(v.image));
-        } catch (err) {
-          out.problem(v.name, `cannot read image volume ${v.image}: ${(err as Error).message}`);
-          continue;
-        }
+      let window: [number, number];
+      try {
+        window = await volumeWindow(options.window ?? (isCT ? 'ct' : 'percentile'), () => decodeNifti(v.image));
+      } catch (err) {
+        out.problem(v.name, `cannot read image volume ${v.image}: ${(err as Error).message}`);
+        continue;
       }
       const { present, unknown } = presence(label, labelValues);
       if (unknown.length > 0) {
@@ -289,7 +300,7 @@ export const msd: FormatReader<MsdOptions> = {
             {
               id,
               split,
-              image: { kind: 'nifti-slice', path: v.image, slice: z, window: [window![0], window![1]] },
+              image: { kind: 'nifti-slice', path: v.image, slice: z, window: [window[0], window[1]] },
               mask: { kind: 'nifti-slice', path: v.label, slice: z, label: value },
               text: texts.get(value)!,
               aux: null,

@@ -55,6 +55,13 @@ export interface NiftiOptions {
   slope?: number;
   inter?: number;
   littleEndian?: boolean;
+  /** pixdim[0..7] (pixdim[0] is qfac); default all 1. */
+  pixdim?: number[];
+  /** qform_code and quatern_b, c, d, qoffset_x, y, z. */
+  qform?: { code: number; b: number; c: number; d: number; x: number; y: number; z: number };
+  /** sform_code and srow_x, srow_y, srow_z. */
+  sform?: { code: number; rows: [number[], number[], number[]] };
+  xyztUnits?: number;
 }
 
 /** A NIfTI-1 single file: 348-byte header, 4 zero extension bytes, data from byte 352 (x fastest). */
@@ -71,7 +78,17 @@ export function niftiBytes(dims: number[], datatype: number, values: ArrayLike<n
   dim.forEach((d, i) => dv.setInt16(40 + 2 * i, d, le));
   dv.setInt16(70, datatype, le);
   dv.setInt16(72, bytes * 8, le);
-  [1, 1, 1, 1, 1, 1, 1, 1].forEach((p, i) => dv.setFloat32(76 + 4 * i, p, le));
+  (options.pixdim ?? [1, 1, 1, 1, 1, 1, 1, 1]).forEach((p, i) => dv.setFloat32(76 + 4 * i, p, le));
+  if (options.xyztUnits !== undefined) dv.setUint8(123, options.xyztUnits);
+  if (options.qform) {
+    const q = options.qform;
+    dv.setInt16(252, q.code, le);
+    [q.b, q.c, q.d, q.x, q.y, q.z].forEach((v, i) => dv.setFloat32(256 + 4 * i, v, le));
+  }
+  if (options.sform) {
+    dv.setInt16(254, options.sform.code, le);
+    options.sform.rows.flat().forEach((v, i) => dv.setFloat32(280 + 4 * i, v, le));
+  }
   dv.setFloat32(108, 352, le);
   dv.setFloat32(112, options.slope ?? 1, le);
   dv.setFloat32(116, options.inter ?? 0, le);
