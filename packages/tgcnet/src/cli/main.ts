@@ -158,15 +158,17 @@ export function buildProgram(): Command {
 
   program
     .command('predict')
-    .description('segment what a prompt describes in an image (or a folder of images); masks at the input size')
+    .description('segment what a prompt describes in an image, DICOM or NIfTI volume (or a folder / manifest of them); masks at the input size')
     .requiredOption('--checkpoint <path>', 'run folder (runs/<name>) or its best/ or last/')
-    .requiredOption('--image <path>', 'PNG/JPEG/BMP/TIFF image, or a folder of them')
-    .requiredOption('--text <prompt>', 'the clinical prompt')
+    .option('--image <path>', 'PNG/JPEG/BMP/TIFF/WebP image, single-frame DICOM (.dcm), NIfTI volume (.nii/.nii.gz), or a folder of them')
+    .option('--manifest <file>', 'batch: manifest.csv/.jsonl with columns image, text, optional aux and id (paths relative to it)')
+    .option('--text <prompt>', 'the clinical prompt (with --manifest: for rows without text)')
     .option('--aux <text>', 'auxiliary description (DATE)')
-    .requiredOption('--out <path>', 'mask PNG (0/255), or a folder for a folder of images')
-    .option('--overlay <file>', 'also write the image with the mask overlaid')
+    .requiredOption('--out <path>', 'mask .png (images) or .nii.gz (volumes); a folder for the batch form (masks + predictions.csv)')
+    .option('--overlay <file>', 'also write the image with the mask overlaid (a volume: its slice with the largest mask)')
+    .option('--window <ct|percentile|lo,hi>', 'NIfTI intensity window: ct = [-160, 240] HU as the MSD loader, percentile = 0.5..99.5%', 'ct')
     .option('--json', 'print JSON (area, mean probability)')
-    .action(async (opts: { checkpoint: string; image: string; text: string; aux?: string; out: string; overlay?: string; json?: boolean }) => {
+    .action(async (opts: import('./predict.js').PredictOptions) => {
       const { predictCommand } = await import('./predict.js');
       await predictCommand(opts);
     });

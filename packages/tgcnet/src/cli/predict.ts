@@ -1,61 +1,97 @@
-// `tgcnet predict`: one image (or a folder of images) and a prompt -> mask PNG(s) at the
-// input's own size, an optional overlay, JSON with area and mean probability.
-import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { basename, extname, join } from 'node:path';
-import { loadImage } from '../data/images.js';
-import { maskPng, overlayPng } from '../infer/images_io.js';
-import { segment } from '../infer/segment.js';
-import { auxForPrompt } from '../prompts/store.js';
+// `tgcnet predict`: a prompt and an image (PNG/JPEG/..., single-frame DICOM, or a NIfTI
+// volume: every axial slice) -> a mask at the input's own size (PNG, or NIfTI with the
+// input's geometry), an optional overlay, JSON with area and mean probability. The batch
+// form (--image <folder>, or --manifest) writes one mask per case and predictions.csv into
+// --out; a bad case is reported and skipped, and the command fails at the end if any did.
+import { statSync } from 'node:fs';
+import type { WindowChoice } from '../data/formats/msd.js';
+import { predictBatch } from '../infer/predict_batch.js';
+import { type PredictResult, predictCase } from '../infer/predict_case.js';
+import { type PredictCase, casesFromFolder, casesFromManifest, inputStem } from '../infer/predict_inputs.js';
 import { loadRun } from '../train/checkpoint.js';
-
-const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp']);
 
 export interface PredictOptions {
   checkpoint: string;
-  image: string;
-  text: string;
+  image?: string;
+  manifest?: string;
+  text?: string;
   aux?: string;
   out: string;
   overlay?: string;
+  /** NIfTI intensity window: ct (default, [-160, 240] HU), percentile, or "lo,hi". */
+  window?: string;
   json?: boolean;
 }
 
-export async function predictCommand(opts: PredictOptions): Promise<void> {
+export interface PredictSummary {
+  results: PredictResult[];
+  failures: { image: string; error: string }[];
+  /** predictions.csv in the batch form. */
+  csv?: string;
+}
+
+export function parseWindow(value: string | undefined): WindowChoice {
+  if (value === undefined || value === 'ct') return 'ct';
+  if (value === 'percentile') return 'percentile';
+  const parts = value.split(',').map((s) => Number(s.trim()));
+  if (parts.length !== 2 || !parts.every(Number.isFinite) || !(parts[1] > parts[0])) {
+    throw new Error(`--window ${value}: expected ct, percentile, or two numbers lo,hi with hi > lo (e.g. -160,240)`);
+  }
+  return [parts[0], parts[1]];
+}
+
+/** Runs a prediction (single or batch) and returns what happened; throws only on bad usage. */
+export async function predict(opts: PredictOptions, log: (line: string) => void = () => {}): Promise<PredictSummary> {
+  if ((opts.image === undefined) === (opts.manifest === undefined)) throw new Error('pass either --image (a file or a folder) or --manifest');
+  const window = parseWindow(opts.window);
+  const isFolder = opts.image !== undefined && (statSync(opts.image, { throwIfNoEntry: false })?.isDirectory() ?? false);
+  if ((isFolder || opts.manifest) && opts.overlay) throw new Error('--overlay is for a single image; the batch form writes masks only');
+  if (!opts.manifest && !opts.text?.trim()) throw new Error('--text is required: the prompt that says what to segment');
+  let cases: PredictCase[];
+  let problems: { where: string; message: string }[] = [];
+  if (opts.manifest) ({ cases, problems } = casesFromManifest(opts.manifest, opts.text, opts.aux));
+  else if (isFolder) cases = casesFromFolder(opts.image!, opts.text!, opts.aux ?? null);
+  else cases = [{ id: inputStem(opts.image!), image: opts.image!, text: opts.text!, aux: opts.aux ?? null }];
+
   const run = loadRun(opts.checkpoint);
   try {
-    const isFolder = statSync(opts.image, { throwIfNoEntry: false })?.isDirectory() ?? false;
-    const inputs = isFolder
-      ? readdirSync(opts.image)
-          .filter((f) => IMAGE_EXTENSIONS.has(extname(f).toLowerCase()))
-          .sort()
-          .map((f) => join(opts.image, f))
-      : [opts.image];
-    if (inputs.length === 0) throw new Error(`${opts.image}: no images (${[...IMAGE_EXTENSIONS].join(' ')})`);
-    if (isFolder) mkdirSync(opts.out, { recursive: true });
-    let aux = opts.aux ?? null;
-    const usesAux = run.run.model.text === 'llm-expanded' || (run.run.model.text === 'aux-injection' && run.run.model.modules.date);
-    if (aux === null && usesAux) {
-      try {
-        aux = auxForPrompt(opts.text, { dataRoot: run.run.data.root, explicit: run.run.train.auxPrompts as string | undefined });
-      } catch {
-        aux = null;
-      }
+    if (!opts.manifest && !isFolder) {
+      const r = await predictCase(run, cases[0], opts.out, { window, overlay: opts.overlay });
+      return { results: [r], failures: [] };
     }
-    const rows: string[] = ['image,mask,width,height,area,mean_probability'];
-    const results = [];
-    for (const input of inputs) {
-      const image = await loadImage({ kind: 'file', path: input });
-      const seg = await segment(run, image, opts.text, aux);
-      const maskPath = isFolder ? join(opts.out, `${basename(input, extname(input))}_mask.png`) : opts.out;
-      writeFileSync(maskPath, await maskPng(seg.mask, seg.width, seg.height));
-      if (opts.overlay && !isFolder) writeFileSync(opts.overlay, await overlayPng(image, seg.mask));
-      rows.push([input, maskPath, seg.width, seg.height, seg.area, seg.meanProbability.toFixed(6)].join(','));
-      results.push({ image: input, mask: maskPath, width: seg.width, height: seg.height, area: seg.area, mean_probability: seg.meanProbability });
-    }
-    if (isFolder) writeFileSync(join(opts.out, 'predictions.csv'), `${rows.join('\n')}\n`);
-    if (opts.json) process.stdout.write(`${JSON.stringify(isFolder ? results : results[0])}\n`);
-    else for (const r of results) process.stdout.write(`${r.image}: ${r.area} px foreground (${r.width}x${r.height}) -> ${r.mask}\n`);
+    const batch = await predictBatch(run, cases, problems, opts.out, {
+      window,
+      onResult: (r) => log(describe(r)),
+      onError: (f) => log(`tgcnet: skipped ${f.image}: ${f.error}`),
+    });
+    return batch;
   } finally {
     run.model.dispose();
+  }
+}
+
+function describe(r: PredictResult): string {
+  const size = r.slices > 1 ? `${r.width}x${r.height}x${r.slices}` : `${r.width}x${r.height}`;
+  return `${r.image}: ${r.area} ${r.slices > 1 ? 'voxels' : 'px'} foreground (${size}) -> ${r.mask}`;
+}
+
+function asJson(r: PredictResult): Record<string, unknown> {
+  return { image: r.image, mask: r.mask, width: r.width, height: r.height, slices: r.slices, area: r.area, mean_probability: r.meanProbability };
+}
+
+export async function predictCommand(opts: PredictOptions): Promise<void> {
+  const batch = opts.manifest !== undefined || (opts.image !== undefined && (statSync(opts.image, { throwIfNoEntry: false })?.isDirectory() ?? false));
+  // Progress goes to stderr under --json, so stdout stays one JSON document.
+  const log = (line: string): void => void (opts.json || line.startsWith('tgcnet:') ? process.stderr : process.stdout).write(`${line}\n`);
+  const summary = await predict(opts, log);
+  if (opts.json) {
+    const doc = batch
+      ? { cases: summary.results.map(asJson), failed: summary.failures, predictions: summary.csv }
+      : asJson(summary.results[0]);
+    process.stdout.write(`${JSON.stringify(doc)}\n`);
+  } else if (!batch) log(describe(summary.results[0]));
+  else log(`${summary.results.length} mask${summary.results.length === 1 ? '' : 's'} written, ${summary.failures.length} failed; table: ${summary.csv}`);
+  if (summary.failures.length > 0) {
+    throw new Error(`${summary.failures.length} of ${summary.failures.length + summary.results.length} cases failed (listed above and in ${summary.csv})`);
   }
 }

@@ -25,7 +25,8 @@ const ALIASES: Record<string, string[]> = {
   id: ['id'],
 };
 
-function pick(cells: Map<string, string>, field: keyof typeof ALIASES): string | undefined {
+/** A row's cell for a field, under any of its accepted column names. */
+export function pick(cells: Map<string, string>, field: keyof typeof ALIASES): string | undefined {
   for (const name of ALIASES[field]) if (cells.has(name)) return cells.get(name);
   return undefined;
 }
@@ -67,6 +68,27 @@ function readJsonl(path: string, out: Collector): TableRow[] {
   return rows;
 }
 
+/**
+ * The rows of a manifest file (CSV with a header, or JSONL), or null when the file cannot be
+ * read or a CSV header lacks a `required` column; problems go to `out`. Shared with
+ * `tgcnet predict --manifest`, whose rows need no mask.
+ */
+export function manifestRows(file: string, required: readonly (keyof typeof ALIASES)[], out: Collector): TableRow[] | null {
+  try {
+    if (file.toLowerCase().endsWith('.jsonl')) return readJsonl(file, out);
+    const csv = readCsv(file);
+    const missing = required.filter((f) => !ALIASES[f].some((a) => csv.columns.includes(a)));
+    if (missing.length > 0) {
+      out.problem(file, `no ${missing.join(', ')} column${missing.length > 1 ? 's' : ''} in the header (found: ${csv.columns.join(', ') || 'none'})`);
+      return null;
+    }
+    return csv.rows;
+  } catch (err) {
+    out.problem(file, `cannot read the manifest: ${(err as Error).message}`);
+    return null;
+  }
+}
+
 export const manifest: FormatReader = {
   name: 'manifest',
   expects: EXPECTS,
@@ -82,22 +104,8 @@ export const manifest: FormatReader = {
     const out = new Collector();
     const base = dirname(resolve(file));
     const abs = (p: string): string => (isAbsolute(p) ? p : join(base, p));
-    let rows: TableRow[];
-    try {
-      if (file.toLowerCase().endsWith('.jsonl')) rows = readJsonl(file, out);
-      else {
-        const csv = readCsv(file);
-        const missing = (['image', 'mask', 'text'] as const).filter((f) => !ALIASES[f].some((a) => csv.columns.includes(a)));
-        if (missing.length > 0) {
-          out.problem(file, `no ${missing.join(', ')} column${missing.length > 1 ? 's' : ''} in the header (found: ${csv.columns.join(', ') || 'none'})`);
-          return out.dataset('manifest', root);
-        }
-        rows = csv.rows;
-      }
-    } catch (err) {
-      out.problem(file, `cannot read the manifest: ${(err as Error).message}`);
-      return out.dataset('manifest', root);
-    }
+    const rows = manifestRows(file, ['image', 'mask', 'text'], out);
+    if (rows === null) return out.dataset('manifest', root);
     for (const row of rows) {
       const where = `${file} line ${row.line}`;
       const image = (pick(row.cells, 'image') ?? '').trim();

@@ -1,0 +1,101 @@
+// One prediction: an input file (2-D image, DICOM or NIfTI volume) and its prompt in, a mask
+// file at the input's own size out (PNG for images, NIfTI with the input's geometry for
+// volumes), optionally an overlay PNG. Every file is written atomically.
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
+import { type WindowChoice, volumeWindow } from '../data/formats/msd.js';
+import { decodeNifti, describeError, isNiftiPath, loadImage, readNiftiHeaderBlock, windowSlice } from '../data/images.js';
+import { niftiMaskBytes } from '../data/nifti_mask.js';
+import { auxForPrompt } from '../prompts/store.js';
+import type { LoadedRun } from '../train/checkpoint.js';
+import { writeFileAtomic } from './atomic.js';
+import { maskPng, overlayPng } from './images_io.js';
+import type { PredictCase } from './predict_inputs.js';
+import { segment } from './segment.js';
+import { segmentVolume } from './volume.js';
+
+const gzipAsync = promisify(gzip);
+
+export interface PredictResult {
+  image: string;
+  mask: string;
+  width: number;
+  height: number;
+  /** 1 for a 2-D image, the axial slice count for a volume. */
+  slices: number;
+  area: number;
+  meanProbability: number;
+}
+
+export interface PredictCaseOptions {
+  /** The intensity window of NIfTI volumes (MSD's policy; default 'ct'). */
+  window?: WindowChoice;
+  /** Also write the image with the mask overlaid (a volume: its slice with the largest mask). */
+  overlay?: string;
+  /** Slices per forward pass for volumes (default 8). */
+  sliceBatch?: number;
+}
+
+// Warnings already given per loaded run: a batch of a thousand cases says "no auxiliary
+// prompts file" once, not a thousand times.
+const warned = new WeakMap<LoadedRun, Set<string>>();
+
+/** The case's auxiliary prompt: its own, else the run's stored one for this prompt when the model reads one. */
+export function resolveAux(run: LoadedRun, text: string, aux: string | null): string | null {
+  if (aux !== null) return aux;
+  const m = run.run.model;
+  if (!(m.text === 'llm-expanded' || (m.text === 'aux-injection' && m.modules.date))) return null;
+  const seen = warned.get(run) ?? new Set<string>();
+  warned.set(run, seen);
+  const warn = (message: string): void => {
+    if (seen.has(message)) return;
+    seen.add(message);
+    process.stderr.write(`tgcnet: warning: ${message}\n`);
+  };
+  try {
+    return auxForPrompt(text, { dataRoot: run.run.data.root, explicit: run.run.train.auxPrompts as string | undefined, warn });
+  } catch {
+    return null; // no stored description: the model handles a case without one (DATE adds nothing)
+  }
+}
+
+export function maskKind(input: string): 'nifti' | 'png' {
+  return isNiftiPath(input) ? 'nifti' : 'png';
+}
+
+function checkOut(input: string, out: string): void {
+  const lower = out.toLowerCase();
+  if (maskKind(input) === 'nifti' && !isNiftiPath(lower)) throw new Error(`${input} is a NIfTI volume: its mask is a NIfTI volume too; name --out *.nii.gz or *.nii (got ${out})`);
+  if (maskKind(input) === 'png' && !lower.endsWith('.png')) throw new Error(`the mask of ${input} is a PNG: name --out *.png (got ${out})`);
+}
+
+export async function predictCase(run: LoadedRun, c: PredictCase, out: string, options: PredictCaseOptions = {}): Promise<PredictResult> {
+  checkOut(c.image, out);
+  const aux = resolveAux(run, c.text, c.aux);
+  if (maskKind(c.image) === 'png') {
+    const image = await loadImage({ kind: 'file', path: c.image });
+    const seg = await segment(run, image, c.text, aux);
+    writeFileAtomic(out, await maskPng(seg.mask, seg.width, seg.height));
+    if (options.overlay) writeFileAtomic(options.overlay, await overlayPng(image, seg.mask));
+    return { image: c.image, mask: out, width: seg.width, height: seg.height, slices: 1, area: seg.area, meanProbability: seg.meanProbability };
+  }
+  let header: Awaited<ReturnType<typeof readNiftiHeaderBlock>>;
+  let vol: Awaited<ReturnType<typeof decodeNifti>>;
+  let window: [number, number];
+  try {
+    header = await readNiftiHeaderBlock(c.image);
+    vol = await decodeNifti(c.image);
+    window = await volumeWindow(options.window ?? 'ct', async () => vol);
+  } catch (err) {
+    throw new Error(`cannot read volume ${c.image}: ${describeError(err)}`);
+  }
+  const seg = await segmentVolume(run, vol, window, c.text, aux, options.sliceBatch ?? 8);
+  const nii = niftiMaskBytes(header, seg.mask, c.image);
+  writeFileAtomic(out, out.toLowerCase().endsWith('.gz') ? await gzipAsync(nii) : nii);
+  if (options.overlay) {
+    const z = seg.sliceAreas.indexOf(Math.max(...seg.sliceAreas));
+    const plane = seg.nx * seg.ny;
+    writeFileAtomic(options.overlay, await overlayPng(windowSlice(vol, z, window), seg.mask.subarray(z * plane, (z + 1) * plane)));
+  }
+  return { image: c.image, mask: out, width: seg.nx, height: seg.ny, slices: seg.nz, area: seg.area, meanProbability: seg.meanProbability };
+}
