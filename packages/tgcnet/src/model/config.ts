@@ -46,6 +46,8 @@ export const TgcConfig = z
       aggregationBlocks: z.number().int().nonnegative(),
       /** Channels of the upsampling stages at strides 16, 8 and 4. */
       upChannels: z.array(positive).length(3),
+      /** A position-text cost channel per level (see decoder.ts); absent in older runs. */
+      positionCost: z.boolean().default(false),
     }),
     dropout: z.number().min(0).max(1),
     /** Ablation switches (the paper's Tables 3-6). */
@@ -107,7 +109,7 @@ const PAPER_SCALE = {
   sse: { layers: 3, heads: 8, points: 4, ffn: 1024 },
   date: { heads: 8 },
   vlcm: { heads: 8, contextTokens: 8 },
-  decoder: { costChannels: 128, aggregationBlocks: 2, upChannels: [128, 64, 32] },
+  decoder: { costChannels: 128, aggregationBlocks: 2, upChannels: [128, 64, 32], positionCost: true },
   dropout: 0.1,
   ...ABLATION_DEFAULTS,
 };
@@ -137,7 +139,7 @@ export const PRESETS = {
     sse: { layers: 1, heads: 4, points: 4, ffn: 128 },
     date: { heads: 4 },
     vlcm: { heads: 4, contextTokens: 4 },
-    decoder: { costChannels: 32, aggregationBlocks: 1, upChannels: [48, 32, 16] },
+    decoder: { costChannels: 32, aggregationBlocks: 1, upChannels: [48, 32, 16], positionCost: true },
     dropout: 0,
     ...ABLATION_DEFAULTS,
   },
@@ -152,7 +154,7 @@ export const PRESETS = {
     sse: { layers: 1, heads: 2, points: 2, ffn: 32 },
     date: { heads: 2 },
     vlcm: { heads: 2, contextTokens: 2 },
-    decoder: { costChannels: 8, aggregationBlocks: 1, upChannels: [8, 8, 8] },
+    decoder: { costChannels: 8, aggregationBlocks: 1, upChannels: [8, 8, 8], positionCost: true },
     dropout: 0,
     ...ABLATION_DEFAULTS,
   },

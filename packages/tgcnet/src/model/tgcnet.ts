@@ -112,6 +112,7 @@ export class TgcNet extends nn.Module {
       new CostDecoder({
         dModel: config.dModel,
         costChannels: config.decoder.costChannels,
+        positionCost: config.decoder.positionCost,
         aggregationBlocks: config.decoder.aggregationBlocks,
         upChannels: config.decoder.upChannels as [number, number, number],
         highResChannels: useCnn ? widths[0] : null,
