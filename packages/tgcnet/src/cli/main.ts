@@ -130,6 +130,7 @@ export function buildProgram(): Command {
     .option('--limit-val <n>', 'use at most n validation cases', positiveInt)
     .option('--resume', 'continue the run in --out from its last checkpoint')
     .option('--aux-prompts <file>', 'auxiliary prompts JSONL (default: <data>/aux_prompts.jsonl when present)')
+    .option('--threads <n>', 'libtorch threads (default: OMP_NUM_THREADS, else all cores; 1 is fastest for the small preset on 2 cores)', positiveInt)
     .option('--json', 'print the result as JSON')
     .action(async (opts: Record<string, unknown>) => {
       const { trainCommand } = await import('./train.js');
