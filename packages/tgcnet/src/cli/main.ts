@@ -1,11 +1,22 @@
 // The `tgcnet` command line. Each command lazily imports what it wraps, so `--help`
 // works even where libtorch is missing; one handler prints errors for people.
+import { existsSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 
 export function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive integer, got '${value}'`);
   return n;
+}
+
+/** The embedded default model: the checkpoint `tgcnet demo` trains (its default --out). */
+export const DEMO_CHECKPOINT = 'demo-output/run';
+
+function checkpointOrExplain(path: string): string {
+  if (path === DEMO_CHECKPOINT && !existsSync(path)) {
+    throw new Error(`no checkpoint given and no demo checkpoint at ${path}: run \`npx tgcnet demo\` first (it trains one in about 5 minutes), or pass --checkpoint <run folder>`);
+  }
+  return path;
 }
 
 export function buildProgram(): Command {
@@ -160,7 +171,7 @@ export function buildProgram(): Command {
   program
     .command('predict')
     .description('segment what a prompt describes in an image, DICOM or NIfTI volume (or a folder / manifest of them); masks at the input size')
-    .requiredOption('--checkpoint <path>', 'run folder (runs/<name>) or its best/ or last/')
+    .option('--checkpoint <path>', 'run folder (runs/<name>) or its best/ or last/ (default: the demo\'s, demo-output/run)', DEMO_CHECKPOINT)
     .option('--image <path>', 'PNG/JPEG/BMP/TIFF/WebP image, single-frame DICOM (.dcm), NIfTI volume (.nii/.nii.gz), or a folder of them')
     .option('--manifest <file>', 'batch: manifest.csv/.jsonl with columns image, text, optional aux and id (paths relative to it)')
     .option('--text <prompt>', 'the clinical prompt (with --manifest: for rows without text)')
@@ -171,13 +182,13 @@ export function buildProgram(): Command {
     .option('--json', 'print JSON (area, mean probability)')
     .action(async (opts: import('./predict.js').PredictOptions) => {
       const { predictCommand } = await import('./predict.js');
-      await predictCommand(opts);
+      await predictCommand({ ...opts, checkpoint: checkpointOrExplain(opts.checkpoint) });
     });
 
   program
     .command('serve')
     .description('HTTP API (POST /v1/segment, GET /v1/health, GET /v1/model) and a web viewer at /, one model in memory')
-    .requiredOption('--checkpoint <path>', 'run folder (runs/<name>) or its best/ or last/')
+    .option('--checkpoint <path>', 'run folder (runs/<name>) or its best/ or last/ (default: the demo\'s, demo-output/run)', DEMO_CHECKPOINT)
     .option('--host <addr>', 'address to bind (loopback by default; 0.0.0.0 exposes it to the network)', '127.0.0.1')
     .option('--port <n>', 'port (0 picks a free one)', nonNegativeInt, 8080)
     .option('--api-key-env <VAR>', 'require the API key held in this environment variable (Authorization: Bearer or x-api-key)')
@@ -187,7 +198,7 @@ export function buildProgram(): Command {
     .option('--max-prompt-chars <n>', 'longest prompt or aux text, characters', positiveInt, 2000)
     .action(async (opts: { checkpoint: string; host: string; port: number; apiKeyEnv?: string; queue: number; maxBodyMb: number; maxPixels: number; maxPromptChars: number }) => {
       const { serveCommand } = await import('../serve/server.js');
-      await serveCommand(opts);
+      await serveCommand({ ...opts, checkpoint: checkpointOrExplain(opts.checkpoint) });
     });
 
   const model = program.command('model').description('the TGC-Net model: presets, ablations, parameter counts');
