@@ -4,20 +4,13 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { memory } from '@tgcnet/torch';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { parameterReport } from '../model/tgcnet.js';
 import type { LoadedRun } from '../train/checkpoint.js';
-import type { AuxResolver } from './aux.js';
-import type { ServeLimits } from './limits.js';
-import type { InferenceQueue } from './queue.js';
+import type { SegmentRouteContext } from './segment_route.js';
 
-export interface InfoRouteContext {
-  run: LoadedRun;
-  queue: InferenceQueue;
-  limits: ServeLimits;
-  aux: AuxResolver;
-  requireKey: ((request: FastifyRequest) => void) | null;
-  counters: { served: number; refused: number };
+/** The segment route's context plus the start time (uptime in /v1/health). */
+export interface InfoRouteContext extends SegmentRouteContext {
   startedAt: number;
 }
 

@@ -3,22 +3,18 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
-import { buildApp, type ServeApp } from './app.js';
-import { type Fixture, makeFixture, PROMPT, skipWithoutBpe as skip } from './test_fixture.js';
+import { type Fixture, listeningFixture, PROMPT, skipWithoutBpe as skip } from './test_fixture.js';
 import { pngHeaderOnly } from './testing.js';
 
 let fx: Fixture;
-let served: ServeApp;
 let base: string;
+let close: (() => Promise<void>) | undefined;
 before(async () => {
   if (skip) return;
-  fx = await makeFixture();
-  served = await buildApp(fx.run);
-  base = await served.app.listen({ host: '127.0.0.1', port: 0 });
+  ({ fx, base, close } = await listeningFixture());
 });
 after(async () => {
-  await served?.app.close();
-  fx?.cleanup();
+  await close?.();
 });
 
 function form(image: Buffer, fields: Record<string, string>): FormData {

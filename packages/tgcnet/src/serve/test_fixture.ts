@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { defaultBpePath } from '../paths.js';
 import { type LoadedRun, loadRun } from '../train/checkpoint.js';
+import { buildApp, type ServeApp } from './app.js';
 import { writeRandomRun } from './random_run.js';
 
 /** node:test's skip value: a reason when the CLIP vocabulary is missing, else false. */
@@ -50,6 +51,22 @@ export async function makeFixture(): Promise<Fixture> {
     cleanup() {
       run.model.dispose();
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The fixture's run served on a loopback port (listen.test, viewer.test); close() undoes both. */
+export async function listeningFixture(): Promise<{ fx: Fixture; served: ServeApp; base: string; close(): Promise<void> }> {
+  const fx = await makeFixture();
+  const served = await buildApp(fx.run);
+  const base = await served.app.listen({ host: '127.0.0.1', port: 0 });
+  return {
+    fx,
+    served,
+    base,
+    async close() {
+      await served.app.close();
+      fx.cleanup();
     },
   };
 }

@@ -5,8 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
-import { buildApp, type ServeApp } from './app.js';
-import { type Fixture, makeFixture, PROMPT, skipWithoutBpe } from './test_fixture.js';
+import { type Fixture, listeningFixture, PROMPT, skipWithoutBpe } from './test_fixture.js';
 import { VIEWER_JS } from './viewer/script.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -31,17 +30,14 @@ function overlayRedPixels(): { width: number; height: number; red: number[] } {
 }
 
 let fx: Fixture;
-let served: ServeApp;
 let base: string;
+let close: (() => Promise<void>) | undefined;
 before(async () => {
   if (skipWithoutBpe) return;
-  fx = await makeFixture();
-  served = await buildApp(fx.run);
-  base = await served.app.listen({ host: '127.0.0.1', port: 0 });
+  ({ fx, base, close } = await listeningFixture());
 });
 after(async () => {
-  await served?.app.close();
-  fx?.cleanup();
+  await close?.();
 });
 
 test('the viewer script is valid JavaScript', () => {
