@@ -56,7 +56,7 @@ export interface NativeSchema {
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 // TGCNET_TORCH_ADDON points at another build of the addon (a CUDA one, say).
-const addonPath = process.env.TGCNET_TORCH_ADDON ?? join(packageRoot, 'build', 'Release', 'torch_native.node');
+const addonPath = process.env.TGCNET_TORCH_ADDON ?? join(packageRoot, 'native', 'build', 'Release', 'torch_native.node');
 
 function load(): NativeBinding {
   if (!existsSync(addonPath)) {

@@ -3,19 +3,19 @@
     {
       "target_name": "torch_native",
       "sources": [
-        "native/addon.cc",
-        "native/autograd.cc",
-        "native/dispatch.cc",
-        "native/handles.cc",
-        "native/tensor_io.cc"
+        "addon.cc",
+        "autograd.cc",
+        "dispatch.cc",
+        "handles.cc",
+        "tensor_io.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
-        "<!@(node scripts/find-libtorch.mjs include)"
+        "<!@(node ../scripts/find-libtorch.mjs include)"
       ],
-      "libraries": ["<!@(node scripts/find-libtorch.mjs libs)"],
+      "libraries": ["<!@(node ../scripts/find-libtorch.mjs libs)"],
       "defines": [
-        "<!@(node scripts/find-libtorch.mjs defines)",
+        "<!@(node ../scripts/find-libtorch.mjs defines)",
         "NAPI_VERSION=8",
         "NAPI_CPP_EXCEPTIONS"
       ],
