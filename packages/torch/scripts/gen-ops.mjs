@@ -220,7 +220,7 @@ export function generate(native) {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const require = createRequire(import.meta.url);
-  const native = require(join(root, 'build', 'Release', 'torch_native.node'));
+  const native = require(process.env.TGCNET_TORCH_ADDON ?? join(root, 'native', 'build', 'Release', 'torch_native.node'));
   const text = generate(native);
   if (process.argv.includes('--check')) {
     const current = readFileSync(OUT, 'utf8');
