@@ -48,8 +48,21 @@ export const TgcConfig = z
       upChannels: z.array(positive).length(3),
       /** A position-text cost channel per level (see decoder.ts); absent in older runs. */
       positionCost: z.boolean().default(false),
+      /** Gate the output with a text-conditioned spatial map (see decoder.ts); absent in older runs. */
+      textGate: z.boolean().default(false),
     }),
     dropout: z.number().min(0).max(1),
+    /** Training objectives beside the segmentation loss (see text_reconstruction.ts); absent in older runs. */
+    objective: z
+      .object({
+        /** Weight of the text-reconstruction loss (0: off). */
+        textReconstruction: z.number().min(0).default(0),
+        /** Hashed unigram + bigram buckets it predicts. */
+        reconstructionBuckets: positive.default(512),
+        /** Weight of a text-pixel alignment loss on the finest calibrated level (CRIS-style; 0: off). */
+        textPixel: z.number().min(0).default(0),
+      })
+      .default({ textReconstruction: 0, reconstructionBuckets: 512, textPixel: 0 }),
     /** Ablation switches (the paper's Tables 3-6). */
     encoder: EncoderMode,
     text: TextMode,
@@ -98,6 +111,9 @@ const ABLATION_DEFAULTS = {
   alignment: 'gated',
   modules: { sse: true, date: true, vlcm: true },
   clipTrainable: false,
+  // Measured (README, issue 11): without it a text tower trained from scratch collapses and
+  // the model segments every lesion whatever the prompt says.
+  objective: { textReconstruction: 0.5, reconstructionBuckets: 512, textPixel: 0 },
 } as const;
 
 /** The trainable part at paper scale, shared by the ViT-L and ViT-B presets. */
@@ -109,7 +125,7 @@ const PAPER_SCALE = {
   sse: { layers: 3, heads: 8, points: 4, ffn: 1024 },
   date: { heads: 8 },
   vlcm: { heads: 8, contextTokens: 8 },
-  decoder: { costChannels: 128, aggregationBlocks: 2, upChannels: [128, 64, 32], positionCost: true },
+  decoder: { costChannels: 128, aggregationBlocks: 2, upChannels: [128, 64, 32], positionCost: true, textGate: false },
   dropout: 0.1,
   ...ABLATION_DEFAULTS,
 };
@@ -139,7 +155,8 @@ export const PRESETS = {
     sse: { layers: 1, heads: 4, points: 4, ffn: 128 },
     date: { heads: 4 },
     vlcm: { heads: 4, contextTokens: 4 },
-    decoder: { costChannels: 32, aggregationBlocks: 1, upChannels: [48, 32, 16], positionCost: true },
+    // The text gate: measured on the synthetic demo (README); not measured at paper scale.
+    decoder: { costChannels: 32, aggregationBlocks: 1, upChannels: [48, 32, 16], positionCost: true, textGate: true },
     dropout: 0,
     ...ABLATION_DEFAULTS,
   },
@@ -154,7 +171,7 @@ export const PRESETS = {
     sse: { layers: 1, heads: 2, points: 2, ffn: 32 },
     date: { heads: 2 },
     vlcm: { heads: 2, contextTokens: 2 },
-    decoder: { costChannels: 8, aggregationBlocks: 1, upChannels: [8, 8, 8], positionCost: true },
+    decoder: { costChannels: 8, aggregationBlocks: 1, upChannels: [8, 8, 8], positionCost: true, textGate: true },
     dropout: 0,
     ...ABLATION_DEFAULTS,
   },

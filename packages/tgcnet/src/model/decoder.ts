@@ -3,7 +3,7 @@
 // own dense image-text cosine when the ViT is present); the cost is embedded together with
 // projected visual guidance, aggregated by residual conv blocks, then upsampled with skip
 // connections (pyramid levels, the stride-4 CNN map) to 1-channel logits at the label size.
-import { F, aten, nn, tidy, type Tensor } from '@tgcnet/torch';
+import { F, aten, nn, noGrad, tidy, type Tensor } from '@tgcnet/torch';
 import { ConvNormAct, ResidualBlock } from './blocks.js';
 import { sinePositionEmbedding } from './position.js';
 
@@ -18,6 +18,20 @@ export interface DecoderSpec {
   clipCost: boolean;
   /** Whether each level gets a position-text cost channel. */
   positionCost?: boolean;
+  /** Whether the output is gated by a text-conditioned spatial map (see TextGate). */
+  textGate?: boolean;
+}
+
+/**
+ * log(p / (1 - p)) for p = sigmoid(a) * sigmoid(b): the logit of "a and b", computed in the
+ * log domain so large logits stay finite.
+ */
+export function productLogit(a: Tensor, b: Tensor): Tensor {
+  return tidy(() => {
+    // log sigmoid(x) = -softplus(-x)
+    const logP = aten.softplus(a.neg()).add(aten.softplus(b.neg())).neg().clamp(-80, -1e-7);
+    return logP.sub(aten.log1p(logP.exp().neg()));
+  });
 }
 
 /** x and y in [-1, 1] as two extra input channels (CoordConv): where a pixel is matters for zones. */
@@ -47,6 +61,8 @@ export class CostDecoder extends nn.Module {
   readonly up8: ConvNormAct;
   readonly up4: ConvNormAct;
   readonly head: nn.Conv2d;
+  readonly gate_key: nn.Linear | null;
+  readonly gate_query: nn.Linear | null;
 
   constructor(readonly spec: DecoderSpec) {
     super();
@@ -76,6 +92,22 @@ export class CostDecoder extends nn.Module {
     this.up8 = this.registerModule('up8', new ConvNormAct(u16 + C, u8));
     this.up4 = this.registerModule('up4', new ConvNormAct(u8 + (spec.highResChannels ?? 0), u4));
     this.head = this.registerModule('head', new nn.Conv2d(u4, 1, 1));
+    // The text gate: p = sigmoid(visual logit) x sigmoid(text map), where the text map is a
+    // bilinear match of each pixel's position code with the text vector. What is there comes
+    // from the image, where the prompt points comes from the text, and the product is "both":
+    // the decoder no longer has to learn that conjunction before the words can matter.
+    this.gate_key = spec.textGate ? this.registerModule('gate_key', new nn.Linear(spec.dModel, C)) : null;
+    this.gate_query = spec.textGate ? this.registerModule('gate_query', new nn.Linear(spec.dModel, C + 1)) : null;
+    if (this.gate_query) {
+      // The gate starts open (sigmoid(1) = 0.73 everywhere): early training is the ungated model's.
+      nn.init.zeros_(this.gate_query.weight);
+      nn.init.zeros_(this.gate_query.bias!);
+      noGrad(() =>
+        tidy(() => {
+          this.gate_query!.bias!.narrow(0, C, 1).fill_(1);
+        }),
+      );
+    }
   }
 
   /**
@@ -111,7 +143,17 @@ export class CostDecoder extends nn.Module {
       } else {
         h = this.up4.forward(F.interpolate(h, { scaleFactor: 2, mode: 'bilinear', alignCorners: false }));
       }
-      return F.interpolate(this.head.forward(h), { size: labelSize, mode: 'bilinear', alignCorners: false });
+      let logits = this.head.forward(h);
+      if (this.gate_key && this.gate_query) {
+        const [B, , hh, ww] = logits.shape;
+        const keys = this.gate_key.forward(sinePositionEmbedding(hh, ww, this.spec.dModel).flatten(2).transpose(1, 2));
+        const q = this.gate_query.forward(text);
+        const C = this.spec.costChannels;
+        // The query's last entry is the gate's bias, per prompt.
+        const map = keys.matmul(q.narrow(1, 0, C).unsqueeze(-1)).div(Math.sqrt(C)).add(q.narrow(1, C, 1).unsqueeze(-1));
+        logits = productLogit(logits, map.transpose(1, 2).reshape(B, 1, hh, ww));
+      }
+      return F.interpolate(logits, { size: labelSize, mode: 'bilinear', alignCorners: false });
     });
   }
 }

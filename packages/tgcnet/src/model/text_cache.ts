@@ -47,19 +47,24 @@ export class TextFeatureCache {
         const ids = F.indexSelect(batch.ids, 0, tensorOf(rows));
         const out = noGrad(() => tower.forward(ids, rows.map((r) => batch.eot[r])));
         missing.forEach((k, i) => {
+          // Kept at the prompt's own length: batches differ in length (tokenizeBatch trims to
+          // the longest prompt), and the positions after the end of text are padding.
+          const length = batch.eot[rows[i]] + 1;
           this.#entries.set(k, {
             pooled: keep(out.pooled.select(0, i).clone()),
-            tokens: keep(out.tokens.select(0, i).clone()),
-            mask: keep(out.mask.select(0, i).clone()),
+            tokens: keep(out.tokens.select(0, i).narrow(0, 0, length).clone()),
+            mask: keep(out.mask.select(0, i).narrow(0, 0, length).clone()),
           });
         });
         this.misses += missing.length;
       }
+      const L = batch.ids.shape[1];
       const entries = keys.map((k) => this.#entries.get(k)!);
+      const pad = (t: Tensor) => (t.shape[0] === L ? t : F.pad(t, t.ndim === 2 ? [0, 0, 0, L - t.shape[0]] : [0, L - t.shape[0]]));
       return {
         pooled: F.stack(entries.map((e) => e.pooled)),
-        tokens: F.stack(entries.map((e) => e.tokens)),
-        mask: F.stack(entries.map((e) => e.mask)),
+        tokens: F.stack(entries.map((e) => pad(e.tokens))),
+        mask: F.stack(entries.map((e) => pad(e.mask))),
       };
     });
   }

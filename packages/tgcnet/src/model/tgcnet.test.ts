@@ -7,8 +7,9 @@ import { TgcNet, composePrompt, parameterReport } from './tgcnet.js';
 
 function forwardBackward(model: TgcNet, inputs: ReturnType<typeof randomInputs>): T.Tensor {
   return T.tidy(() => {
-    const logits = model.forward(inputs);
-    logits.square().mean().backward();
+    const { logits, textLoss } = model.forwardTrain(inputs);
+    const loss = logits.square().mean();
+    (textLoss ? loss.add(textLoss) : loss).backward();
     return logits.detach();
   });
 }

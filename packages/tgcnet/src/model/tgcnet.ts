@@ -10,6 +10,7 @@ import { Date, type TextFeatures } from './date.js';
 import { CostDecoder, pixelTextCosine } from './decoder.js';
 import { Sse } from './sse.js';
 import { type TextBatch, TextFeatureCache } from './text_cache.js';
+import { TextReconstructionHead } from './text_reconstruction.js';
 import { BidirectionalVlcm, GatedVlcm } from './vlcm.js';
 
 export type { TextBatch };
@@ -51,6 +52,10 @@ export class TgcNet extends nn.Module {
   readonly date: Date;
   readonly vlcm: GatedVlcm | BidirectionalVlcm | null;
   readonly decoder: CostDecoder;
+  /** Training-only head (objective.textReconstruction > 0); inference never runs it. */
+  readonly text_reconstruction: TextReconstructionHead | null;
+  /** Scale and bias turning the text-pixel cosine into logits (objective.textPixel > 0). */
+  readonly text_pixel_scale: Tensor | null;
   readonly textCache = new TextFeatureCache();
   readonly visionTrainable: boolean;
   readonly textTrainable: boolean;
@@ -113,12 +118,21 @@ export class TgcNet extends nn.Module {
         dModel: config.dModel,
         costChannels: config.decoder.costChannels,
         positionCost: config.decoder.positionCost,
+        textGate: config.decoder.textGate,
         aggregationBlocks: config.decoder.aggregationBlocks,
         upChannels: config.decoder.upChannels as [number, number, number],
         highResChannels: useCnn ? widths[0] : null,
         clipCost: useVit,
       }),
     );
+    const objective = config.objective;
+    this.text_reconstruction =
+      objective.textReconstruction > 0 && config.text !== 'none'
+        ? this.registerModule('text_reconstruction', new TextReconstructionHead(config.dModel, objective.reconstructionBuckets))
+        : null;
+    // [scale, bias] of the cosine logits: a cosine in [-1, 1] needs a scale to reach confident
+    // probabilities, and a negative bias because most pixels are background.
+    this.text_pixel_scale = objective.textPixel > 0 && config.text !== 'none' ? this.registerParameter('text_pixel_scale', tensor([10, -5])) : null;
   }
 
   /** Frozen CLIP towers stay in eval mode whatever mode the rest is put in. */
@@ -139,6 +153,16 @@ export class TgcNet extends nn.Module {
   }
 
   forward(inputs: TgcInputs): Tensor {
+    return this.forwardTrain(inputs).logits;
+  }
+
+  /**
+   * The logits and the training objectives beside segmentation: `textLoss` is the weighted
+   * text-reconstruction loss (a scalar), or null when that objective is off; `pixelTextLogits`
+   * [B, 1, h, w] scores each pixel of the finest calibrated level against the text (null when
+   * objective.textPixel is 0); the training loop compares them with the mask.
+   */
+  forwardTrain(inputs: TgcInputs): { logits: Tensor; textLoss: Tensor | null; pixelTextLogits: Tensor | null } {
     const c = this.config;
     if (this.clip_vision && inputs.vitPixels === null) throw new Error(`TGC-Net (${c.encoder}): vitPixels are required`);
     if (this.cnn && inputs.cnnPixels === null) throw new Error(`TGC-Net (${c.encoder}): cnnPixels are required`);
@@ -158,7 +182,16 @@ export class TgcNet extends nn.Module {
       const present = inputs.auxPresent ? tensor(inputs.auxPresent.map((p) => (p ? 1 : 0))) : null;
       const joint = this.date.forward(primary, aux, present);
       const calibrated = this.vlcm ? this.vlcm.forward(pyramid, joint) : { levels: pyramid, text: joint };
-      return this.decoder.forward(calibrated.levels, calibrated.text.pooled, clipCost, cnnMaps ? cnnMaps[0] : null, inputs.labelSize);
+      const logits = this.decoder.forward(calibrated.levels, calibrated.text.pooled, clipCost, cnnMaps ? cnnMaps[0] : null, inputs.labelSize);
+      const textLoss =
+        this.text_reconstruction && this.training
+          ? this.text_reconstruction.loss(joint.pooled, inputs.text.ids, inputs.text.eot).mul(c.objective.textReconstruction)
+          : null;
+      const pixelTextLogits =
+        this.text_pixel_scale && this.training
+          ? pixelTextCosine(calibrated.levels[0], calibrated.text.pooled).mul(this.text_pixel_scale.select(0, 0)).add(this.text_pixel_scale.select(0, 1))
+          : null;
+      return { logits, textLoss, pixelTextLogits };
     });
   }
 
@@ -176,7 +209,7 @@ export class TgcNet extends nn.Module {
 export interface ParameterReport {
   total: number;
   trainable: number;
-  /** CLIP excluded: the figure the paper reports (10.3M). */
+  /** CLIP and training-only heads excluded: the figure the paper reports (10.3M). */
   trainableExcludingClip: number;
   modules: Record<string, { total: number; trainable: number }>;
 }
@@ -187,6 +220,6 @@ export function parameterReport(model: TgcNet): ParameterReport {
     modules[name] = { total: child.numParameters(), trainable: child.numParameters({ trainableOnly: true }) };
   }
   const trainable = model.numParameters({ trainableOnly: true });
-  const clipTrainable = (modules.clip_vision?.trainable ?? 0) + (modules.clip_text?.trainable ?? 0);
-  return { total: model.numParameters(), trainable, trainableExcludingClip: trainable - clipTrainable, modules };
+  const notInference = (modules.clip_vision?.trainable ?? 0) + (modules.clip_text?.trainable ?? 0) + (modules.text_reconstruction?.trainable ?? 0);
+  return { total: model.numParameters(), trainable, trainableExcludingClip: trainable - notInference, modules };
 }

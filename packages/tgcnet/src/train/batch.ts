@@ -20,10 +20,16 @@ export interface ModelBatch {
   texts: string[];
 }
 
+/**
+ * Token ids [B, L] where L is the longest prompt's length (end-of-text included), not the full
+ * context: the towers are causal, so the padding after a prompt's end never reaches its
+ * features, and a 20-token prompt costs 20 positions instead of 77.
+ */
 export function tokenizeBatch(tokenizer: ClipTokenizer, texts: string[], contextLength: number): TextBatch {
   const encoded = texts.map((t) => tokenizer.encode(t, { contextLength }));
+  const length = Math.max(...encoded.map((e) => e.eotIndex)) + 1;
   return {
-    ids: tensor(encoded.map((e) => e.ids), { dtype: 'int64' }),
+    ids: tensor(encoded.map((e) => e.ids.slice(0, length)), { dtype: 'int64' }),
     eot: encoded.map((e) => e.eotIndex),
     keys: texts,
   };
@@ -104,4 +110,9 @@ export function segmentationLoss(logits: Tensor, masks: Tensor, smooth = 1): { l
     const bce = F.binaryCrossEntropyWithLogits(logits, masks);
     return { loss: dice.mul(0.5).add(bce.mul(0.5)), dice, bce };
   });
+}
+
+/** BCE between text-pixel logits [B, 1, h, w] and the mask's coverage of each of those pixels. */
+export function pixelTextLoss(logits: Tensor, masks: Tensor): Tensor {
+  return tidy(() => F.binaryCrossEntropyWithLogits(logits, F.adaptiveAvgPool2d(masks, [logits.shape[2], logits.shape[3]])));
 }

@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import * as T from '@tgcnet/torch';
+import { CostDecoder, productLogit } from './decoder.js';
+
+test('productLogit is the logit of sigmoid(a) x sigmoid(b), finite at large logits, with finite gradients', () => {
+  T.tidy(() => {
+    const values = [-40, -8, -1, 0, 0.5, 3, 12, 40];
+    const a = T.tensor(values.flatMap((x) => values.map(() => x)), { dtype: 'float64' }).requiresGrad_(true);
+    const b = T.tensor(values.flatMap(() => values), { dtype: 'float64' }).requiresGrad_(true);
+    const out = productLogit(a, b);
+    const expected = a.sigmoid().mul(b.sigmoid()).toNumbers();
+    const got = out.sigmoid().toNumbers();
+    got.forEach((p, i) => assert.ok(Math.abs(p - expected[i]) < 1e-6, `${i}: ${p} vs ${expected[i]}`));
+    out.sum().backward();
+    for (const g of [...a.grad!.toNumbers(), ...b.grad!.toNumbers()]) assert.ok(Number.isFinite(g));
+  });
+});
+
+test('the text gate starts open and lets two prompts give two different masks', () => {
+  T.tidy(() => {
+    T.manualSeed(0);
+    const spec = { dModel: 16, costChannels: 8, aggregationBlocks: 1, upChannels: [8, 8, 8] as [number, number, number], highResChannels: null, clipCost: false };
+    const gated = new CostDecoder({ ...spec, textGate: true });
+    const levels = [T.randn([2, 16, 8, 8]), T.randn([2, 16, 4, 4]), T.randn([2, 16, 2, 2])];
+    const text = T.randn([2, 16]);
+    const open = T.noGrad(() => gated.forward(levels, text, null, null, [16, 16]));
+    // At init the gate is sigmoid(1) everywhere: the ungated probability times 0.73.
+    T.manualSeed(0);
+    const plain = new CostDecoder(spec);
+    const ungated = T.noGrad(() => plain.forward(levels, text, null, null, [16, 16]));
+    const ratio = open.sigmoid().div(ungated.sigmoid());
+    assert.ok(ratio.sub(1 / (1 + Math.exp(-1))).abs().max().item() < 1e-4);
+    // With query weights, the map depends on the text: the same image, other masks.
+    T.nn.init.normal_(gated.gate_query!.weight, 0, 1);
+    const twoPrompts = T.noGrad(() => gated.forward([...levels.map((l) => l.narrow(0, 0, 1).expand(2, -1, -1, -1))], text, null, null, [16, 16]));
+    assert.ok(twoPrompts.narrow(0, 0, 1).sub(twoPrompts.narrow(0, 1, 1)).abs().max().item() > 0.1);
+    gated.dispose();
+    plain.dispose();
+  });
+});
