@@ -3,7 +3,7 @@
 // images, nearest for masks), and intensity jitter (brightness, contrast, gamma).
 // Parameters are drawn per sample from a seeded generator, so a step replays exactly.
 import { F, tensor, tidy, type Tensor } from '@tgcnet/torch';
-import { mulberry32 } from './synth.js';
+import { mulberry32 } from '../random.js';
 
 export interface AugmentOptions {
   /** Probability of a horizontal flip (the prompt's left/right are swapped with it). */
@@ -21,6 +21,8 @@ export interface AugmentOptions {
 
 export const DEFAULT_AUGMENT: AugmentOptions = { flip: 0.5, rotate: 10, scale: 0.1, shift: 0.05, brightness: 0.1, contrast: 0.15, gamma: 0.15 };
 export const NO_AUGMENT: AugmentOptions = { flip: 0, rotate: 0, scale: 0, shift: 0, brightness: 0, contrast: 0, gamma: 0 };
+/** Horizontal flips alone, with the prompt's left and right swapped. */
+export const FLIP_ONLY: AugmentOptions = { ...NO_AUGMENT, flip: 0.5 };
 
 export interface SampleAugment {
   flip: boolean;

@@ -4,7 +4,7 @@
 // sees the same batches.
 import sharp from 'sharp';
 import { loadImage, loadMask } from './images.js';
-import { mulberry32 } from './synth.js';
+import { mulberry32 } from '../random.js';
 import type { CaseRecord, GreyImage } from './types.js';
 
 export interface LoaderOptions {

@@ -3,10 +3,11 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { openDataset } from '../data/detect.js';
-import { mulberry32 } from '../data/synth.js';
+import { mulberry32 } from '../random.js';
 import type { CaseRecord, FormatName, Split } from '../data/types.js';
 import { formatProblems, validateDataset } from '../data/validate.js';
 import { applyAuxPrompts } from '../prompts/store.js';
+import { type Provenance, collectProvenance } from '../run/provenance.js';
 import { loadRun } from '../train/checkpoint.js';
 import { type Evaluation, evaluateCases } from './evaluate.js';
 import { diceOf } from './metrics.js';
@@ -38,6 +39,8 @@ export interface EvalResult {
   shuffledPrompts?: { dice: { macro: number; micro: number }; iou: { macro: number; micro: number } };
   csv: string | null;
   report: string | null;
+  /** Where this evaluation ran, and where the evaluated run was trained (null for older runs). */
+  provenance: { evaluation: Provenance; training: Provenance | null };
 }
 
 /** Each case gets another case's prompt (a seeded derangement where prompts differ). */
@@ -144,6 +147,7 @@ export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
       ...(control ? { shuffledPrompts: summary(control) } : {}),
       csv,
       report,
+      provenance: { evaluation: collectProvenance(), training: loaded.run.provenance ?? null },
     };
   } finally {
     loaded.model.dispose();

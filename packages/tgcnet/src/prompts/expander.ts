@@ -8,8 +8,7 @@
 // normalised prompt and the modality, so a prompt always gets the same text, and different
 // prompts read differently. The text leads with location, because CLIP reads only its first
 // 77 tokens.
-import { hash32 } from '../data/formats/common.js';
-import { mulberry32 } from '../data/synth.js';
+import { hash32, mulberry32 } from '../random.js';
 import {
   ALL_ZONES,
   IMAGE_NAME,

@@ -7,6 +7,7 @@ import { buildConfig } from '../model/config.js';
 import { TgcNet } from '../model/tgcnet.js';
 import { defaultBpePath } from '../paths.js';
 import { type RunConfig, saveCheckpoint, writeRunConfig } from '../train/checkpoint.js';
+import { TGCNET_VERSION } from '../version.js';
 
 export interface RandomRunOptions {
   preset: string;
@@ -33,7 +34,7 @@ export function writeRandomRun(dir: string, options: RandomRunOptions): string {
       train: { preset: options.preset, note: 'random weights (serve tests / load bench), not trained' },
       data: { root: join(dir, 'no-data'), format: 'none' },
       createdAt: new Date().toISOString(),
-      tgcnetVersion: '0.1.0',
+      tgcnetVersion: TGCNET_VERSION,
     };
     writeRunConfig(dir, run);
     saveCheckpoint(dir, 'best', { model, run, metrics: options.metrics ?? { note: 'random weights' } });

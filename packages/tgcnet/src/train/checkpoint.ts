@@ -9,6 +9,8 @@ import { loadClipText, loadClipVision } from '../clip/checkpoint.js';
 import { ClipTokenizer } from '../clip/tokenizer.js';
 import { type TgcConfig, parseTgcConfig } from '../model/config.js';
 import { TgcNet } from '../model/tgcnet.js';
+import type { Provenance } from '../run/provenance.js';
+import type { SchedulePlan } from './plan.js';
 
 export interface RunConfig {
   /** The resolved model configuration. */
@@ -23,6 +25,10 @@ export interface RunConfig {
   data: { root: string; format: string };
   createdAt: string;
   tgcnetVersion: string;
+  /** Code, engine, machine and command of the run's first invocation (absent in older runs). */
+  provenance?: Provenance;
+  /** Each --resume appends the provenance of the invocation that continued the run. */
+  resumedBy?: Provenance[];
 }
 
 export interface TrainState {
@@ -34,6 +40,8 @@ export interface TrainState {
   bestEpoch: number;
   epochsWithoutImprovement: number;
   elapsedSeconds: number;
+  /** The step plan (older runs' state.json lacks it: they followed epochs x batches). */
+  plan: SchedulePlan;
 }
 
 function writeJsonAtomic(path: string, value: unknown): void {

@@ -24,7 +24,11 @@ export class Progress {
   #onLine = false;
   readonly #tty: boolean;
 
+  /** Steps in the whole run; a time-budget estimate may change it. */
+  total: number;
+
   constructor(readonly options: { total: number; quiet: boolean; stream?: NodeJS.WriteStream }) {
+    this.total = options.total;
     this.#tty = (options.stream ?? process.stderr).isTTY === true;
   }
 
@@ -32,17 +36,17 @@ export class Progress {
     this.#ema = this.#ema === null ? info.loss : 0.9 * this.#ema + 0.1 * info.loss;
     if (this.options.quiet) return;
     const now = performance.now();
-    if (now - this.#lastPrint < (this.#tty ? 250 : 10_000) && step !== this.options.total) return;
+    if (now - this.#lastPrint < (this.#tty ? 250 : 10_000) && step !== this.total) return;
     this.#lastPrint = now;
     const elapsed = (now - this.#started) / 1000;
-    const etaSteps = (elapsed / Math.max(1, step)) * (this.options.total - step);
+    const etaSteps = (elapsed / Math.max(1, step)) * (this.total - step);
     const eta = Math.min(etaSteps, info.budgetLeft);
-    const pct = Math.min(100, (100 * step) / this.options.total);
+    const pct = Math.min(100, (100 * step) / this.total);
     const width = 20;
     const filled = Math.round((pct / 100) * width);
     const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
     const text =
-      `${bar} epoch ${info.epoch}/${info.epochs} step ${step}/${this.options.total} ` +
+      `${bar} epoch ${info.epoch}/${info.epochs} step ${step}/${this.total} ` +
       `loss ${this.#ema.toFixed(4)} ${info.imagesPerSecond.toFixed(1)} img/s eta ${duration(eta)}`;
     const stream = this.options.stream ?? process.stderr;
     if (this.#tty) {

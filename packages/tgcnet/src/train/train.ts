@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { loadSafetensors, manualSeed, memory, optim, setNumThreads, tidy } from '@tgcnet/torch';
 import { loadClipText, loadClipVision } from '../clip/checkpoint.js';
 import { ClipTokenizer } from '../clip/tokenizer.js';
-import { DEFAULT_AUGMENT } from '../data/augment.js';
+import { DEFAULT_AUGMENT, FLIP_ONLY } from '../data/augment.js';
 import { openDataset } from '../data/detect.js';
 import { Loader } from '../data/loader.js';
 import type { CaseRecord, FormatName } from '../data/types.js';
@@ -16,9 +16,13 @@ import { buildConfig } from '../model/config.js';
 import { TgcNet, parameterReport } from '../model/tgcnet.js';
 import { defaultBpePath } from '../paths.js';
 import { applyAuxPrompts } from '../prompts/store.js';
-import { collate, segmentationLoss } from './batch.js';
+import { collate, pixelTextLoss, segmentationLoss } from './batch.js';
 import { type RunConfig, type TrainState, readRunConfig, saveCheckpoint, writeRunConfig } from './checkpoint.js';
+import { type SchedulePlan, epochPlan, resizeToBudget } from './plan.js';
 import { Progress } from './progress.js';
+import { fnv1a32 } from '../random.js';
+import { collectProvenance } from '../run/provenance.js';
+import { TGCNET_VERSION } from '../version.js';
 
 export interface TrainOptions {
   data: string;
@@ -38,7 +42,8 @@ export interface TrainOptions {
   resume?: boolean;
   /** Epochs without a better validation Dice before stopping (0: never). */
   patience?: number;
-  augment?: boolean;
+  /** true: flips, rotations, scaling, shifts and intensity; 'flip': horizontal flips only (left/right swapped in the prompt); false: none. */
+  augment?: boolean | 'flip';
   skipBad?: boolean;
   /** Use at most this many training / validation cases (quick runs). */
   limitTrain?: number;
@@ -59,23 +64,21 @@ export interface TrainResult {
   steps: number;
   bestDice: number;
   bestEpoch: number;
-  stoppedBy: 'epochs' | 'early-stopping' | 'time-budget' | 'interrupt' | 'max-steps';
+  /** 'schedule': the schedule sized to --max-minutes ran to its end; 'time-budget': the budget ran out first. */
+  stoppedBy: 'epochs' | 'schedule' | 'early-stopping' | 'time-budget' | 'interrupt' | 'max-steps';
+  /** The step plan the run followed (sized by epochs or by the time budget). */
+  plan: SchedulePlan;
   seconds: number;
 }
 
 const DEFAULT_LR: Record<string, number> = { paper: 1e-4, b16: 1e-4, small: 1e-3, tiny: 1e-3 };
 
 function splitValidation(train: CaseRecord[], seed: number): { train: CaseRecord[]; val: CaseRecord[] } {
-  const order = [...train].sort((a, b) => (hash(`${seed}:${a.id}`) - hash(`${seed}:${b.id}`)) || (a.id < b.id ? -1 : 1));
+  const order = [...train].sort((a, b) => (fnv1a32(`${seed}:${a.id}`) - fnv1a32(`${seed}:${b.id}`)) || (a.id < b.id ? -1 : 1));
   const n = Math.max(1, Math.round(order.length * 0.1));
   return { val: order.slice(0, n), train: order.slice(n) };
 }
 
-function hash(s: string): number {
-  let h = 2166136261;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619) >>> 0;
-  return h;
-}
 
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const log = (line: string) => {
@@ -145,7 +148,6 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     dropLast: trainCases.length >= options.batch * 2,
   });
   const batchesPerEpoch = loader.batchesPerEpoch();
-  const totalSteps = batchesPerEpoch * options.epochs;
 
   // ---- optimisation ----
   const lr = options.lr ?? DEFAULT_LR[options.preset] ?? 1e-4;
@@ -159,7 +161,6 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     ],
     { lr },
   );
-  const schedule = optim.warmupCosine(optimizer, { warmupSteps: Math.min(200, Math.ceil(totalSteps * 0.05)), totalSteps, minFactor: 0.01 });
 
   const run: RunConfig = previous ?? {
     model: config,
@@ -168,11 +169,29 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     train: { ...options, lr, quiet: undefined },
     data: { root: resolve(options.data), format: dataset.format },
     createdAt: new Date().toISOString(),
-    tgcnetVersion: '0.1.0',
+    tgcnetVersion: TGCNET_VERSION,
+    provenance: collectProvenance(),
   };
-  let state: TrainState = { epoch: 0, batchInEpoch: 0, globalStep: 0, bestDice: -1, bestEpoch: -1, epochsWithoutImprovement: 0, elapsedSeconds: 0 };
+  let state: TrainState = {
+    epoch: 0,
+    batchInEpoch: 0,
+    globalStep: 0,
+    bestDice: -1,
+    bestEpoch: -1,
+    epochsWithoutImprovement: 0,
+    elapsedSeconds: 0,
+    plan: epochPlan(batchesPerEpoch, options.epochs),
+  };
+  // The schedule reads the plan on every step: a budget estimate that resizes the plan
+  // moves the end of the cosine without restarting it.
+  const schedule = new optim.LambdaLR(optimizer, (s) =>
+    optim.warmupCosineFactor(s, { warmupSteps: state.plan.warmupSteps, totalSteps: state.plan.totalSteps, minFactor: 0.01 }),
+  );
   if (resuming) {
-    state = JSON.parse(readFileSync(join(runDir, 'last', 'state.json'), 'utf8')) as TrainState;
+    const saved = JSON.parse(readFileSync(join(runDir, 'last', 'state.json'), 'utf8')) as Omit<TrainState, 'plan'> & { plan?: SchedulePlan };
+    state = { ...saved, plan: saved.plan ?? epochPlan(batchesPerEpoch, options.epochs) };
+    run.resumedBy = [...(run.resumedBy ?? []), collectProvenance()];
+    writeRunConfig(runDir, run);
     tidy(() => {
       const weights = loadSafetensors(join(runDir, 'last', 'model.safetensors'));
       model.loadStateDict(weights, { strict: false });
@@ -200,7 +219,24 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const startedAt = performance.now() - state.elapsedSeconds * 1000;
   const elapsed = () => (performance.now() - startedAt) / 1000;
   const budget = options.maxMinutes ? options.maxMinutes * 60 : Number.POSITIVE_INFINITY;
-  const progress = new Progress({ total: totalSteps, quiet: options.quiet === true });
+  const progress = new Progress({ total: state.plan.totalSteps, quiet: options.quiet === true });
+  // Budget sizing: a first estimate after a few steps (the first ones pay for warm caches),
+  // a second one after the first validation, which is then measured rather than guessed.
+  const MEASURE_FROM = 5;
+  const MEASURE_TO = 35;
+  let measureStart = 0;
+  let stepSecondsThisEpoch = 0;
+  let stepsTimedThisEpoch = 0;
+  const replan = (stepSeconds: number, validationSeconds: number) => {
+    state.plan = resizeToBudget(state.plan, { secondsLeft: budget - elapsed(), step: state.globalStep, stepSeconds, validationSeconds, batchesPerEpoch });
+    schedule.setStep(state.globalStep);
+    progress.total = state.plan.totalSteps;
+    const e = state.plan.estimates[state.plan.estimates.length - 1];
+    log(
+      `tgcnet: time budget: ${e.stepSeconds.toFixed(3)} s/step, validation ${e.validationSeconds.toFixed(1)} s: ` +
+        `${state.plan.totalSteps} steps in all (${(state.plan.totalSteps / batchesPerEpoch).toFixed(2)} epochs), warm-up ${state.plan.warmupSteps}`,
+    );
+  };
   let stoppedBy: TrainResult['stoppedBy'] = 'epochs';
   let stepsThisRun = 0;
 
@@ -226,13 +262,17 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       let lossCount = 0;
       const epochStart = performance.now();
       let imagesThisEpoch = 0;
+      // Steps are timed wall to wall, so waiting for the loader counts: the budget pays for it.
+      let tick = performance.now();
       for await (const batch of loader.epoch(state.epoch, state.batchInEpoch)) {
         // Every step draws from its own seed: a resumed run replays the same randomness.
         manualSeed((options.seed * 1_000_003 + state.globalStep) >>> 0);
         const loss = tidy(() => {
-          const mb = collate(batch.cases, { config, tokenizer, augment: options.augment === false ? null : DEFAULT_AUGMENT, seed: options.seed * 7_777_777 + state.globalStep });
-          const logits = model.forward(mb.inputs);
-          const { loss } = segmentationLoss(logits, mb.masks!);
+          const mb = collate(batch.cases, { config, tokenizer, augment: options.augment === false ? null : options.augment === 'flip' ? FLIP_ONLY : DEFAULT_AUGMENT, seed: options.seed * 7_777_777 + state.globalStep });
+          const { logits, textLoss, pixelTextLogits } = model.forwardTrain(mb.inputs);
+          let loss = segmentationLoss(logits, mb.masks!).loss;
+          if (textLoss) loss = loss.add(textLoss);
+          if (pixelTextLogits) loss = loss.add(pixelTextLoss(pixelTextLogits, mb.masks!).mul(config.objective.textPixel));
           optimizer.zeroGrad();
           loss.backward();
           optim.clipGradNorm_(params, 1.0);
@@ -241,6 +281,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         });
         schedule.step();
         state.globalStep += 1;
+        const now = performance.now();
+        stepSecondsThisEpoch += (now - tick) / 1000;
+        stepsTimedThisEpoch += 1;
+        tick = now;
         state.batchInEpoch += 1;
         stepsThisRun += 1;
         imagesThisEpoch += batch.cases.length;
@@ -254,6 +298,19 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           imagesPerSecond: ips,
           budgetLeft: budget - elapsed(),
         });
+        if (Number.isFinite(budget) && state.plan.estimates.length === 0) {
+          if (stepsThisRun === MEASURE_FROM) measureStart = performance.now();
+          if (stepsThisRun === MEASURE_TO) {
+            const stepSeconds = (performance.now() - measureStart) / 1000 / (MEASURE_TO - MEASURE_FROM);
+            // Validation runs forward only, on every validation case: about half a training
+            // step's time per batch, a guess the second estimate replaces with a measurement.
+            replan(stepSeconds, (valCases.length / options.batch) * stepSeconds * 0.5);
+          }
+        }
+        if (state.globalStep >= state.plan.totalSteps && state.plan.sizedBy === 'time-budget') {
+          stoppedBy = 'schedule';
+          break epochs;
+        }
         if (interrupted) {
           stoppedBy = 'interrupt';
           break epochs;
@@ -270,6 +327,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       // ---- end of epoch: validate, checkpoint, early stopping ----
       const val = await validate();
       model.train();
+      if (Number.isFinite(budget) && state.plan.estimates.length === 1 && stepsTimedThisEpoch > 0 && state.globalStep < state.plan.totalSteps) {
+        // Wall time per step over the whole epoch (data loading included), and the validation as it ran.
+        replan(stepSecondsThisEpoch / stepsTimedThisEpoch, val.seconds);
+      }
+      stepSecondsThisEpoch = 0;
+      stepsTimedThisEpoch = 0;
       const epochLoss = lossSum / Math.max(1, lossCount);
       const improved = val.diceMicro > state.bestDice;
       state.epoch += 1;
@@ -315,7 +378,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         saveCheckpoint(runDir, 'best', { model, run, metrics: entry });
       }
       saveLast(entry);
-      progress.line(`stopped (${stoppedBy}) at step ${state.globalStep}: val Dice ${val.diceMicro.toFixed(4)} micro; resume with --resume`);
+      progress.line(
+        stoppedBy === 'schedule'
+          ? `schedule complete (sized to the ${options.maxMinutes}-minute budget) at step ${state.globalStep}: val Dice ${val.diceMicro.toFixed(4)} micro`
+          : `stopped (${stoppedBy}) at step ${state.globalStep}: val Dice ${val.diceMicro.toFixed(4)} micro; resume with --resume`,
+      );
     }
   } finally {
     process.off('SIGINT', onSigint);
@@ -330,6 +397,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     bestDice: state.bestDice,
     bestEpoch: state.bestEpoch,
     stoppedBy,
+    plan: state.plan,
     seconds: elapsed(),
   };
 }

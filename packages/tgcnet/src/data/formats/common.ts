@@ -5,6 +5,9 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { basename, join } from 'node:path';
 import type { CaseRecord, Dataset, FormatName, Problem, Split } from '../types.js';
 import { SPLITS } from '../types.js';
+import { hash32, hashUnit } from '../../random.js';
+
+export { hash32, hashUnit };
 
 export interface ReadOptions {
   /** The splits to read; default every split the dataset has. An absent split is not a problem. */
@@ -124,27 +127,6 @@ export function wantedSplits(options: ReadOptions | undefined): { splits: Split[
     return { splits: SPLITS.filter((s) => options.splits!.includes(s)) };
   }
   return { splits: [...SPLITS] };
-}
-
-/** 32-bit FNV-1a of a string's UTF-16 code units. */
-export function hash32(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  // Final avalanche (murmur3 fmix32) so nearby names spread over [0, 2^32).
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b) >>> 0;
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35) >>> 0;
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
-/** A number in [0, 1) fixed by the text. */
-export function hashUnit(text: string): number {
-  return hash32(text) / 4294967296;
 }
 
 /** The default proportions of a hash split. */

@@ -1,0 +1,35 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { epochPlan, resizeToBudget, warmupFor } from './plan.js';
+
+test('without a budget the plan is epochs x batches, warm-up 5% up to 200 steps', () => {
+  assert.deepEqual(epochPlan(262, 3), { totalSteps: 786, warmupSteps: 40, sizedBy: 'epochs', epochSteps: 786, estimates: [] });
+  assert.equal(warmupFor(100_000), 200);
+});
+
+test('a budget shorter than the epochs shrinks the plan so the schedule ends inside it', () => {
+  const plan = epochPlan(262, 3);
+  // 300 s left at step 35, 0.4 s a step, 10 s per validation: about 700 steps fit.
+  const m = { secondsLeft: 300, step: 35, stepSeconds: 0.4, validationSeconds: 10, batchesPerEpoch: 262 };
+  const resized = resizeToBudget(plan, m);
+  assert.equal(resized.sizedBy, 'time-budget');
+  const perStep = 0.4 + 10 / 262;
+  assert.equal(resized.totalSteps, 35 + Math.floor((300 * 0.97 - 10) / perStep));
+  assert.equal(resized.warmupSteps, warmupFor(resized.totalSteps));
+  // What the plan costs from here stays inside the budget, validations included.
+  const steps = resized.totalSteps - 35;
+  const epochsCrossed = Math.ceil(resized.totalSteps / 262) - Math.floor(35 / 262);
+  assert.ok(steps * 0.4 + epochsCrossed * 10 <= 300, 'plan fits the budget');
+  assert.deepEqual(resized.estimates, [{ atStep: 35, stepSeconds: 0.4, validationSeconds: 10, totalSteps: resized.totalSteps }]);
+});
+
+test('a generous budget keeps the epochs; a spent one still allows the next step', () => {
+  const plan = epochPlan(100, 2);
+  const roomy = resizeToBudget(plan, { secondsLeft: 3600, step: 10, stepSeconds: 0.1, validationSeconds: 1, batchesPerEpoch: 100 });
+  assert.equal(roomy.totalSteps, 200);
+  assert.equal(roomy.sizedBy, 'epochs');
+  const spent = resizeToBudget(plan, { secondsLeft: 0, step: 50, stepSeconds: 1, validationSeconds: 5, batchesPerEpoch: 100 });
+  assert.equal(spent.totalSteps, 51);
+  // A second estimate is appended, not substituted: the run records how it was sized.
+  assert.equal(resizeToBudget(spent, { secondsLeft: 100, step: 50, stepSeconds: 1, validationSeconds: 5, batchesPerEpoch: 100 }).estimates.length, 2);
+});
