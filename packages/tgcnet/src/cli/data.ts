@@ -1,9 +1,9 @@
 import { openDataset } from '../data/detect.js';
-import { writeSynthDataset } from '../data/synth_dataset.js';
+import { type SynthStyle, writeSynthDataset } from '../data/synth_dataset.js';
 import type { FormatName } from '../data/types.js';
 import { formatProblems, validateDataset } from '../data/validate.js';
 
-export async function dataSynth(opts: { out: string; n: number; seed: number; size: number }): Promise<void> {
+export async function dataSynth(opts: { out: string; n: number; seed: number; style: SynthStyle; size?: number }): Promise<void> {
   const started = performance.now();
   let last = 0;
   const { counts } = await writeSynthDataset({
@@ -16,7 +16,7 @@ export async function dataSynth(opts: { out: string; n: number; seed: number; si
     },
   });
   process.stdout.write(
-    `wrote ${opts.n} synthetic cases to ${opts.out} (LViT layout: train ${counts.train}, val ${counts.val}, test ${counts.test}) ` +
+    `wrote ${opts.n} synthetic cases (style ${opts.style}) to ${opts.out} (LViT layout: train ${counts.train}, val ${counts.val}, test ${counts.test}) ` +
       `in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
   );
 }

@@ -1,7 +1,9 @@
 // The `tgcnet` command line. Each command lazily imports what it wraps, so `--help`
 // works even where libtorch is missing; one handler prints errors for people.
 import { existsSync } from 'node:fs';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { SynthStyle } from '../data/synth_dataset.js';
+import { TGCNET_VERSION } from '../version.js';
 
 export function positiveInt(value: string): number {
   const n = Number(value);
@@ -22,7 +24,7 @@ function checkpointOrExplain(path: string): string {
 export function buildProgram(): Command {
   const program = new Command('tgcnet')
     .description('Text-guided medical image segmentation (TGC-Net) in TypeScript on libtorch')
-    .version('0.1.0')
+    .version(TGCNET_VERSION)
     .showHelpAfterError();
 
   program
@@ -36,15 +38,21 @@ export function buildProgram(): Command {
 
   program
     .command('demo')
-    .description('the main job: synthetic data, train the small preset (<= 5 min on CPU), evaluate, write the report')
+    .description(
+      'the main job: synthetic data, train the small preset (<= 5 min on CPU), evaluate with and without the right prompts, ' +
+        'probe one image under three prompts, write the report; exits 1 unless the prompt decides the mask',
+    )
     .option('--out <dir>', 'where data, run and report go', 'demo-output')
-    .option('--minutes <m>', 'training time budget', Number, 5)
+    .option('--minutes <m>', 'training time budget (the schedule is sized to it)', Number, 5)
     .option('--n <count>', 'synthetic cases (70/10/20 train/val/test)', positiveInt, 3000)
-    .option('--seed <n>', 'random seed', nonNegativeInt, 0)
+    .option('--seed <n>', 'random seed (data and training)', nonNegativeInt, 0)
+    .addOption(new Option('--style <name>', 'synthetic style: lvit (LViT wording) or clinical (zone wording, other images)').choices(['lvit', 'clinical']).default('lvit'))
+    .option('--data <dir>', 'score the demo protocol on this dataset instead of generating one')
     .option('--json', 'print the result as JSON')
-    .action(async (opts: { out: string; minutes: number; n: number; seed: number; json?: boolean }) => {
+    .action(async (opts: { out: string; minutes: number; n: number; seed: number; style: SynthStyle; data?: string; json?: boolean }) => {
       const { demo } = await import('./demo.js');
-      await demo(opts);
+      const { pass } = await demo(opts);
+      if (!pass) process.exitCode = 1;
     });
   program
     .command('engine-demo')
@@ -64,8 +72,9 @@ export function buildProgram(): Command {
     .requiredOption('--out <dir>', 'output folder')
     .option('--n <count>', 'number of cases (70/10/20 train/val/test)', positiveInt, 1000)
     .option('--seed <n>', 'random seed', nonNegativeInt, 0)
-    .option('--size <px>', 'image side', positiveInt, 224)
-    .action(async (opts: { out: string; n: number; seed: number; size: number }) => {
+    .addOption(new Option('--style <name>', 'lvit: LViT wording, 224 px; clinical: zone wording ("left base"), irregular lesions, 256 px').choices(['lvit', 'clinical']).default('lvit'))
+    .option('--size <px>', "image side (default: the style's)", positiveInt)
+    .action(async (opts: { out: string; n: number; seed: number; style: SynthStyle; size?: number }) => {
       const { dataSynth } = await import('./data.js');
       await dataSynth(opts);
     });

@@ -5,6 +5,7 @@
 // the text segments every opacity and scores poorly.
 //
 // Sides follow the radiological convention: the patient's left lung is on the image's right.
+import { gaussian, mulberry32 } from '../random.js';
 
 export type Side = 'left' | 'right';
 export type Level = 'upper' | 'middle' | 'lower';
@@ -18,23 +19,6 @@ export const SIDES: readonly Side[] = ['left', 'right'];
 /** Cases with one opacity zone, named; all others show unnamed opacities too. */
 const SINGLE_ZONE_FRACTION = 0.15;
 const NUMBER_WORDS = ['zero', 'one', 'two', 'three', 'four', 'five', 'six'];
-
-/** Small, fast, seedable PRNG (mulberry32). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function gaussian(rand: () => number): number {
-  const u = Math.max(rand(), 1e-12);
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
-}
 
 /** LViT's wording: "Bilateral pulmonary infection, two infected areas, upper left lung and lower right lung." */
 export function describeZones(zones: readonly Zone[]): string {
@@ -56,8 +40,10 @@ export interface SynthCase {
   mask: Uint8Array;
   /** Zones that hold opacities. */
   opacityZones: Zone[];
-  /** Zones the prompt names (a non-empty subset of opacityZones, proper unless only one). */
+  /** Zones the prompt names (a non-empty subset of opacityZones). */
   namedZones: Zone[];
+  /** Per pixel, the index in opacityZones of the lesion it belongs to, or -1: the mask any prompt should give. */
+  zoneOf: Int8Array;
   text: string;
 }
 
@@ -198,5 +184,5 @@ export function synthCase(seed: number, size = 224): SynthCase {
     image[i] = Math.max(0, Math.min(255, Math.round(v * 255)));
     if (zoneOf[i] >= 0 && named.has(zoneOf[i])) mask[i] = 255;
   }
-  return { image, mask, opacityZones, namedZones, text: describeZones(namedZones) };
+  return { image, mask, opacityZones, namedZones, zoneOf, text: describeZones(namedZones) };
 }

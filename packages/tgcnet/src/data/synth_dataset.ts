@@ -5,12 +5,42 @@ import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import ExcelJS from 'exceljs';
 import sharp from 'sharp';
-import { synthCase } from './synth.js';
+import { type SynthCase, type Zone, describeZones, synthCase } from './synth.js';
+import { describeZonesClinical, synthCaseClinical } from './synth_clinical.js';
+
+interface SynthStyleSpec {
+  draw: (seed: number, size?: number) => SynthCase;
+  /** A prompt naming the zones in the style's own wording (its choices drawn from rand). */
+  describe: (zones: readonly Zone[], rand: () => number) => string;
+  size: number;
+}
+
+/** 'lvit': LViT's wording, smooth blobs, 224 px; 'clinical': zone wording, irregular lesions, 256 px. */
+export const SYNTH_STYLES = {
+  lvit: { draw: synthCase, describe: (zones) => describeZones(zones), size: 224 },
+  clinical: { draw: synthCaseClinical, describe: describeZonesClinical, size: 256 },
+} satisfies Record<string, SynthStyleSpec>;
+
+/** The seed of case `index` of a dataset written with `seed`. */
+export function synthCaseSeed(seed: number, index: number): number {
+  return seed * 100_003 + index;
+}
+
+/** The index of a case from its file stem (synth_00042 -> 42), or null. */
+export function synthCaseIndex(id: string): number | null {
+  const m = /synth_(\d+)/.exec(id);
+  return m ? Number(m[1]) : null;
+}
+export type SynthStyle = keyof typeof SYNTH_STYLES;
+export const SYNTH_STYLE_NAMES = Object.keys(SYNTH_STYLES) as SynthStyle[];
 
 export interface SynthOptions {
   out: string;
   n: number;
   seed: number;
+  /** Default 'lvit'. */
+  style?: SynthStyle;
+  /** Image side (default: the style's). */
   size?: number;
   onProgress?: (done: number, total: number) => void;
 }
@@ -22,7 +52,9 @@ const FOLDERS = [
 ] as const;
 
 export async function writeSynthDataset(options: SynthOptions): Promise<{ counts: Record<string, number> }> {
-  const size = options.size ?? 224;
+  const style = SYNTH_STYLES[options.style ?? 'lvit'];
+  if (style === undefined) throw new RangeError(`data synth: unknown style '${options.style}': use ${SYNTH_STYLE_NAMES.join(' or ')}`);
+  const size = options.size ?? style.size;
   if (options.n < 3) throw new RangeError(`data synth: --n must be at least 3 (one case per split), got ${options.n}`);
   // Written into a temporary folder and renamed: an interrupted run leaves no half dataset.
   const tmp = `${options.out}.tmp-${process.pid}`;
@@ -41,7 +73,7 @@ export async function writeSynthDataset(options: SynthOptions): Promise<{ counts
     const writes: Promise<unknown>[] = [];
     for (let k = 0; k < count; k++) {
       const index = start + k;
-      const c = synthCase(options.seed * 100_003 + index, size);
+      const c = style.draw(synthCaseSeed(options.seed, index), size);
       const stem = `synth_${String(index).padStart(5, '0')}`;
       const raw = { raw: { width: size, height: size, channels: 1 as const } };
       writes.push(sharp(Buffer.from(c.image), raw).png().toFile(join(folder, 'img', `${stem}.png`)));
