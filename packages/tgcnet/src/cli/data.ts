@@ -1,6 +1,10 @@
 import { openDataset } from '../data/detect.js';
 import { type SynthStyle, writeSynthDataset } from '../data/synth_dataset.js';
-import type { FormatName } from '../data/types.js';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { lvitOriginalWording } from '../data/paraphrase_lvit.js';
+import type { FormatName, Split } from '../data/types.js';
+import { type ValHalf, inValHalf } from '../data/val_half.js';
 import { formatProblems, validateDataset } from '../data/validate.js';
 
 export async function dataSynth(opts: { out: string; n: number; seed: number; style: SynthStyle; size?: number }): Promise<void> {
@@ -33,4 +37,29 @@ export async function dataCheck(opts: { data: string; format?: string; json?: bo
     process.stdout.write(problems.length === 0 ? 'no problems found\n' : `${problems.length} problem(s):\n${formatProblems(problems)}\n`);
   }
   if (problems.length > 0) process.exitCode = 2;
+}
+
+/**
+ * `tgcnet data paraphrase`: a JSONL manifest of one split (optionally one hashed half of it)
+ * with each lung prompt in LViT's original wording; images and masks stay where they are.
+ */
+export async function dataParaphrase(opts: { data: string; format?: string; split: Split; valHalf?: ValHalf; out: string }): Promise<void> {
+  const ds = await openDataset(opts.data, { format: opts.format as FormatName | undefined, splits: [opts.split] });
+  const cases = inValHalf(ds.cases.filter((c) => c.split === opts.split), opts.valHalf);
+  const lines: string[] = [];
+  let unchanged = 0;
+  for (const c of cases) {
+    if (c.image.kind !== 'file' || c.mask?.kind !== 'file') throw new Error(`${c.id}: data paraphrase needs image and mask files (not NIfTI slices)`);
+    const text = lvitOriginalWording(c.text, c.id);
+    if (text === null) unchanged++;
+    lines.push(JSON.stringify({ id: c.id, image: resolve(c.image.path), mask: resolve(c.mask.path), text: text ?? c.text, original: c.text, split: opts.split }));
+  }
+  const tmp = `${opts.out}.tmp-${process.pid}`;
+  mkdirSync(dirname(resolve(opts.out)), { recursive: true });
+  writeFileSync(tmp, `${lines.join('\n')}\n`);
+  renameSync(tmp, opts.out);
+  process.stdout.write(
+    `wrote ${cases.length} cases of ${opts.data} (${opts.split}${opts.valHalf ? `, half ${opts.valHalf}` : ''}) to ${opts.out} in LViT's original wording` +
+      `${unchanged > 0 ? ` (${unchanged} prompts name no lung zone and are kept as they are)` : ''}\n`,
+  );
 }

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type Zone, describeZones } from '../data/synth.js';
 import { swapLeftRight } from '../data/text_flip.js';
-import { detectModality, expandPrompt, inferModality, parseLungPrompt } from './expander.js';
+import { detectModality, expandPrompt, inferModality } from './expander.js';
+import { readLungZones } from './zones.js';
 
 /** Every LViT-style prompt over the six zones (63 of them), in our synthetic data's wording. */
 function allZonePrompts(): string[] {
@@ -22,95 +23,33 @@ function assertProse(text: string, context: string): void {
   assert.ok(words >= 15 && words <= 90, `${context}: ${words} words: ${text}`);
 }
 
-describe('parseLungPrompt', () => {
-  it('reads laterality, count and the zones of each side in LViT wording', () => {
-    assert.deepEqual(parseLungPrompt('bilateral pulmonary infection, five infected areas, upper middle lower left lung and middle lower right lung.'), {
-      sides: [
-        { side: 'left', levels: ['upper', 'middle', 'lower'] },
-        { side: 'right', levels: ['middle', 'lower'] },
-      ],
-      laterality: 'bilateral',
-      count: 5,
-    });
-    assert.deepEqual(parseLungPrompt('Unilateral pulmonary infection, one infected area, lower right lung.'), {
-      sides: [{ side: 'right', levels: ['lower'] }],
-      laterality: 'unilateral',
-      count: 1,
-    });
-  });
-  it('reads other orders: "left lower zone", "upper and lower right lung", "lower zones of both lungs"', () => {
-    assert.deepEqual(parseLungPrompt('consolidation in the left lower zone')!.sides, [{ side: 'left', levels: ['lower'] }]);
-    assert.deepEqual(parseLungPrompt('opacity in the upper and lower right lung')!.sides, [{ side: 'right', levels: ['upper', 'lower'] }]);
-    assert.deepEqual(parseLungPrompt('ground-glass opacity in the lower zones of both lungs')!.sides, [
-      { side: 'left', levels: ['lower'] },
-      { side: 'right', levels: ['lower'] },
-    ]);
-    // A named side alone does not make it unilateral.
-    assert.equal(parseLungPrompt('consolidation in the left lower zone')!.laterality, null);
-    assert.equal(parseLungPrompt('left kidney in an abdominal CT slice.'), null);
-    assert.equal(parseLungPrompt('left lobe of the liver'), null);
-  });
-});
-
 describe('expandPrompt on lung prompts', () => {
   const prompts = allZonePrompts();
 
-  it('is deterministic: the same prompt gives the same text, whatever came before', () => {
-    const first = prompts.map((p) => expandPrompt(p).text);
-    const again = [...prompts].reverse().map((p) => expandPrompt(p).text).reverse();
-    assert.deepEqual(again, first);
-    assert.equal(expandPrompt(prompts[5]).text, expandPrompt(prompts[5].toUpperCase()).text, 'keyed on the normalised prompt');
-  });
-
-  it('reads as prose, and different prompts read differently', () => {
-    const texts = prompts.map((p) => expandPrompt(p).text);
-    texts.forEach((t, i) => assertProse(t, prompts[i]));
-    assert.equal(new Set(texts).size, texts.length);
-    const openings = new Set(texts.map((t) => t.split(' ').slice(0, 2).join(' ')));
-    assert.ok(openings.size >= 5, `only ${openings.size} ways to open a note: ${[...openings].join(' | ')}`);
-  });
-
-  it('names the anatomy of each zone and which side of the image each lung is on', () => {
-    const upper = expandPrompt('Unilateral pulmonary infection, one infected area, upper left lung.');
-    assert.equal(upper.kind, 'lung');
-    assert.equal(upper.modality, 'xray');
-    assert.match(upper.text, /left upper zone/);
-    assert.match(upper.text, /above the second anterior rib/);
-    assert.match(upper.text, /left lung (is on|appears on) the (image's right|right of the image)/);
-    assert.match(upper.text, /right lung is clear|sparing the right lung|clear right lung/);
-    assert.match(upper.text, /ground-glass|opacity|consolidation|whiter/);
-
-    const lower = expandPrompt('Unilateral pulmonary infection, one infected area, lower right lung.').text;
-    assert.match(lower, /below the fourth anterior rib/);
-    assert.match(lower, /right lung (is on|appears on) the (image's left|left of the image)/);
-
-    const two = expandPrompt('Bilateral pulmonary infection, three infected areas, middle lower left lung and lower right lung.').text;
-    assert.match(two, /three areas/);
-    assert.match(two, /bilateral/i);
-    assert.match(two, /between the second and fourth anterior ribs/);
-    assert.match(two, /below the fourth anterior rib/);
-    assert.doesNotMatch(two, /above the second anterior rib/, 'no upper zone was named');
-  });
-
-  it('stays true under a horizontal flip (left and right swapped in prompt and text alike)', () => {
-    for (const p of prompts.filter((q) => /unilateral/i.test(q))) {
-      const side = /left lung/.test(p) ? 'left' : 'right';
-      const other = side === 'left' ? 'right' : 'left';
-      for (const text of [expandPrompt(p).text, swapLeftRight(expandPrompt(swapLeftRight(p)).text)]) {
-        assert.match(text, new RegExp(`${side} lung (is on|appears on) the (image's ${other}|${other} of the image)`), text);
-      }
+  it('restates the zones in the canonical wording, whatever the prompt\'s words', () => {
+    const e = expandPrompt('Unilateral pulmonary infection, one infected area, upper left lung.');
+    assert.equal(e.kind, 'lung');
+    assert.equal(e.modality, 'xray');
+    assert.equal(e.text, 'unilateral pulmonary infection, one infected area, upper left lung.');
+    // LViT's original wording, a radiologist's, and a typo all mean the same zones.
+    const canonical = 'bilateral pulmonary infection, six infected areas, upper middle lower left lung and upper middle lower right lung.';
+    for (const p of ['Bilateral pulmonary infection, two infected areas, all left lung and all right lung.', 'Patchy opacities in both upper, mid and lower zones.', 'bilateral pulmonary infection, six infected areas, upper midlle lower leftlung and upper middle lower right lung']) {
+      assert.equal(expandPrompt(p).text, canonical, p);
     }
   });
 
-  it('writes CT wording for CT prompts (MosMedData+) and on --modality ct', () => {
+  it('is deterministic, different zones read differently, and it stays true under a horizontal flip', () => {
+    const texts = prompts.map((p) => expandPrompt(p).text);
+    assert.deepEqual([...prompts].reverse().map((p) => expandPrompt(p).text).reverse(), texts);
+    assert.equal(new Set(texts).size, prompts.length, 'one restatement per zone set');
+    // Flipped: the restatement of the swapped prompt, swapped back, names the same zones.
+    for (const p of prompts) assert.deepEqual(readLungZones(swapLeftRight(expandPrompt(swapLeftRight(p)).text)), readLungZones(expandPrompt(p).text), p);
+  });
+
+  it('keeps the modality a prompt or the dataset gives', () => {
     const p = 'Bilateral pulmonary infection, two infected areas, upper left lung and lower right lung.';
-    const ct = expandPrompt(p, { modality: 'ct' });
-    assert.equal(ct.modality, 'ct');
-    assert.match(ct.text, /slices/);
-    assert.match(ct.text, /ground-glass|ground glass|attenuation|consolidation/);
-    assert.doesNotMatch(ct.text, /rib|radiograph|film|X-ray/);
+    assert.equal(expandPrompt(p, { modality: 'ct' }).modality, 'ct');
     assert.equal(expandPrompt('Lower left lung infection on CT.').modality, 'ct');
-    assertProse(ct.text, p);
   });
 });
 

@@ -1,6 +1,6 @@
-// The knowledge the offline expander writes from: lung zones and how infection looks on a
-// chest radiograph and on CT, and the organs (and a few lesion types) that MSD-style prompts
-// name. Facts only; expander.ts turns them into sentences.
+// The knowledge the offline expander writes from: the organs (and a few lesion types) that
+// MSD-style prompts name, and the lung's sides and levels (zones.ts reads and restates lung
+// prompts). Facts only; expander.ts turns them into sentences.
 //
 // Sides follow the radiological convention: the patient's left is on the image's right, on a
 // frontal radiograph and on an axial CT/MR slice alike. Every left/right fact is written with
@@ -34,64 +34,6 @@ export const IMAGE_NAME: Record<Modality, string[]> = {
 
 /** Which half of the image shows a side of the patient. */
 export const IMAGE_SIDE: Record<Side, Side> = { left: 'right', right: 'left' };
-
-export interface ZoneFacts {
-  /** Where the zone is on a frontal radiograph: a place phrase ("above the second anterior rib"). */
-  xray: string;
-  /** Where the zone is on axial CT: a place phrase ("on slices above the aortic arch"). */
-  ct: string;
-  /** Structures at the zone's edge, by side. */
-  landmarks: Record<Side, string>;
-  /** The lobes the zone mostly overlies, by side. */
-  lobes: Record<Side, string>;
-}
-
-/**
- * The three zones of each lung as radiologists divide a frontal chest film: the thirds of the
- * lung field split at the anterior ends of the second and fourth ribs. On CT the same names
- * mean the apical, hilar and basal levels.
- */
-export const LUNG_ZONES: Record<Level, ZoneFacts> = {
-  upper: {
-    xray: 'above the second anterior rib',
-    ct: 'on slices above the aortic arch',
-    landmarks: { left: 'the left clavicle', right: 'the right clavicle' },
-    lobes: { left: 'the left upper lobe', right: 'the right upper lobe' },
-  },
-  middle: {
-    xray: 'between the second and fourth anterior ribs',
-    ct: 'on slices at the level of the hila',
-    landmarks: { left: 'the left hilum', right: 'the right hilum' },
-    lobes: { left: 'the lingula', right: 'the right middle lobe' },
-  },
-  lower: {
-    xray: 'below the fourth anterior rib',
-    ct: 'on slices near the diaphragm',
-    landmarks: { left: 'the left hemidiaphragm', right: 'the right hemidiaphragm' },
-    lobes: { left: 'the left lower lobe', right: 'the right lower lobe' },
-  },
-};
-
-/** All three zones at once. */
-export const ALL_ZONES: Record<Modality, string> = {
-  xray: 'the zones are thirds of the lung field, split at the second and fourth anterior ribs',
-  ct: 'the zones run from the apices to the bases at the diaphragm',
-  mri: 'the zones run from the apices to the bases at the diaphragm',
-};
-
-/** How pulmonary infection (viral pneumonia, COVID-19) looks, by modality; variants of one fact. */
-export const INFECTION_APPEARANCE: Record<Modality, string[]> = {
-  xray: ['hazy ground-glass opacity or denser consolidation', 'patchy, ill-defined airspace opacity', 'areas whiter than the aerated lung, from faint haze to consolidation'],
-  ct: ['ground-glass opacity or consolidation', 'patchy ground-glass attenuation, at times crazy paving', 'raised lung attenuation, from ground glass to consolidation'],
-  mri: ['raised signal in the normally dark lung', 'patchy signal where the lung should be dark'],
-};
-
-/** Where infection tends to sit, by modality: adjective phrases; variants. */
-export const INFECTION_DISTRIBUTION: Record<Modality, string[]> = {
-  xray: ['typically peripheral and basal', 'mostly peripheral', 'often in the outer third of the lung'],
-  ct: ['typically subpleural and posterior', 'mostly peripheral', 'often subpleural'],
-  mri: ['usually peripheral and posterior'],
-};
 
 export type OrganSide = Side | 'midline' | 'both';
 
