@@ -108,7 +108,7 @@ async function loadTest(url, image) {
 }
 
 async function presetLatency(preset) {
-  const { loadRun } = await import(dist('train/checkpoint.js'));
+  const { loadRun } = await import(dist('run/checkpoint.js'));
   const { segment } = await import(dist('infer/segment.js'));
   const { memory } = await import(new URL('../packages/torch/dist/index.js', import.meta.url).href);
   const dir = writeRandomRun(join(tmp, `latency-${preset}`), { preset });

@@ -7,7 +7,7 @@ import type { Zone } from '../data/synth.js';
 import { SYNTH_STYLES, type SynthStyle, synthCaseIndex, synthCaseSeed } from '../data/synth_dataset.js';
 import type { CaseRecord } from '../data/types.js';
 import { segment } from '../infer/segment.js';
-import { loadRun } from '../train/checkpoint.js';
+import { loadRun } from '../run/checkpoint.js';
 
 export interface ProbeRow {
   prompt: string;

@@ -16,6 +16,7 @@ export async function evalCommand(o: Record<string, unknown>): Promise<void> {
     skipBad: o.skipBad === true,
     limit: o.limit as number | undefined,
     auxPrompts: o.auxPrompts as string | undefined,
+    valHalf: o.valHalf as 'a' | 'b' | undefined,
   });
   if (o.json) {
     process.stdout.write(`${JSON.stringify(r)}\n`);

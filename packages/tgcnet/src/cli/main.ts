@@ -79,6 +79,18 @@ export function buildProgram(): Command {
       await dataSynth(opts);
     });
   data
+    .command('paraphrase')
+    .description("write a manifest of one split with each lung prompt in LViT's original wording (all left lung, counted lungs, slips such as midlle)")
+    .requiredOption('--data <dir>', 'dataset folder or manifest')
+    .option('--format <name>', 'dataset format (default: detected)')
+    .option('--split <name>', 'train, val or test', 'val')
+    .addOption(new Option('--val-half <a|b>', 'only this fixed, hashed half of the split').choices(['a', 'b']))
+    .requiredOption('--out <file>', 'the manifest to write (.jsonl)')
+    .action(async (opts: { data: string; format?: string; split: 'train' | 'val' | 'test'; valHalf?: 'a' | 'b'; out: string }) => {
+      const { dataParaphrase } = await import('./data.js');
+      await dataParaphrase(opts);
+    });
+  data
     .command('check')
     .description('read a dataset, detect its format and list every bad case')
     .requiredOption('--data <dir>', 'dataset folder or manifest')
@@ -149,7 +161,9 @@ export function buildProgram(): Command {
     .option('--limit-train <n>', 'use at most n training cases', positiveInt)
     .option('--limit-val <n>', 'use at most n validation cases', positiveInt)
     .option('--resume', 'continue the run in --out from its last checkpoint')
-    .option('--aux-prompts <file>', 'auxiliary prompts JSONL (default: <data>/aux_prompts.jsonl when present)')
+    .option('--aux-prompts <file|offline>', 'auxiliary prompts JSONL (default: <data>/aux_prompts.jsonl when present), or offline: the offline expander for every prompt, paraphrases included')
+    .option('--prompt-augment <p>', 'probability that a training prompt is reworded and gets typing slips (0-1)', unitInterval, 0)
+    .addOption(new Option('--val-half <a|b>', 'validate (and select the best checkpoint) on one fixed, hashed half of the validation split').choices(['a', 'b']))
     .option('--threads <n>', 'libtorch threads (default: OMP_NUM_THREADS, else all cores; 1 is fastest for the small preset on 2 cores)', positiveInt)
     .option('--json', 'print the result as JSON')
     .action(async (opts: Record<string, unknown>) => {
@@ -170,7 +184,8 @@ export function buildProgram(): Command {
     .option('--shuffle-prompts', 'also evaluate with prompts shuffled between cases (text reliance)')
     .option('--skip-bad', 'skip bad cases instead of stopping')
     .option('--limit <n>', 'evaluate at most n cases', positiveInt)
-    .option('--aux-prompts <file>', 'auxiliary prompts JSONL (default: the one the run trained with, else <data>/aux_prompts.jsonl)')
+    .option('--aux-prompts <file|offline>', 'auxiliary prompts JSONL or offline (default: what the run trained with, else <data>/aux_prompts.jsonl)')
+    .addOption(new Option('--val-half <a|b>', 'evaluate one fixed, hashed half of the split (select on a, report on b)').choices(['a', 'b']))
     .option('--json', 'print JSON')
     .action(async (opts: Record<string, unknown>) => {
       const { evalCommand } = await import('./eval.js');
@@ -253,6 +268,12 @@ export function buildProgram(): Command {
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
+}
+
+export function unitInterval(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError(`expected a number from 0 to 1, got '${value}'`);
+  return n;
 }
 
 export function nonNegativeInt(value: string): number {

@@ -4,11 +4,13 @@
 // form (--image <folder>, or --manifest) writes one mask per case and predictions.csv into
 // --out; a bad case is reported and skipped, and the command fails at the end if any did.
 import { statSync } from 'node:fs';
+import { basename } from 'node:path';
+import { overlayFormat } from '../infer/images_io.js';
 import type { WindowChoice } from '../data/formats/msd.js';
 import { predictBatch } from '../infer/predict_batch.js';
 import { type PredictResult, predictCase } from '../infer/predict_case.js';
 import { type PredictCase, casesFromFolder, casesFromManifest, inputStem } from '../infer/predict_inputs.js';
-import { loadRun } from '../train/checkpoint.js';
+import { loadRun } from '../run/checkpoint.js';
 
 export interface PredictOptions {
   checkpoint: string;
@@ -46,6 +48,10 @@ export async function predict(opts: PredictOptions, log: (line: string) => void 
   const window = parseWindow(opts.window);
   const isFolder = opts.image !== undefined && (statSync(opts.image, { throwIfNoEntry: false })?.isDirectory() ?? false);
   if ((isFolder || opts.manifest) && opts.overlay) throw new Error('--overlay is for a single image; the batch form writes masks only');
+  if ((isFolder || opts.manifest) && /\.(png|jpe?g|webp|tiff?|bmp|nii(\.gz)?|dcm)$/i.test(opts.out)) {
+    throw new Error(`--out ${basename(opts.out)} names a file, but ${isFolder ? 'a folder of images' : 'a manifest'} gives one mask per case: pass a folder (masks + predictions.csv go into it)`);
+  }
+  if (opts.overlay) overlayFormat(opts.overlay);
   if (!opts.manifest && !opts.text?.trim()) throw new Error('--text is required: the prompt that says what to segment');
   let cases: PredictCase[];
   let problems: { where: string; message: string }[] = [];

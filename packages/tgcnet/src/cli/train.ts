@@ -20,6 +20,8 @@ export async function trainCommand(o: Record<string, unknown>): Promise<void> {
     resume: o.resume === true,
     patience: o.patience as number,
     augment: o.augment !== false,
+    promptAugment: o.promptAugment as number | undefined,
+    valHalf: o.valHalf as 'a' | 'b' | undefined,
     skipBad: o.skipBad === true,
     limitTrain: o.limitTrain as number | undefined,
     limitVal: o.limitVal as number | undefined,

@@ -76,8 +76,9 @@ export async function writeSynthDataset(options: SynthOptions): Promise<{ counts
       const c = style.draw(synthCaseSeed(options.seed, index), size);
       const stem = `synth_${String(index).padStart(5, '0')}`;
       const raw = { raw: { width: size, height: size, channels: 1 as const } };
-      writes.push(sharp(Buffer.from(c.image), raw).png().toFile(join(folder, 'img', `${stem}.png`)));
-      writes.push(sharp(Buffer.from(c.mask), raw).png().toFile(join(folder, 'labelcol', `mask_${stem}.png`)));
+      // One channel, as radiographs and masks are (sharp would widen them to sRGB).
+      writes.push(sharp(Buffer.from(c.image), raw).toColourspace('b-w').png().toFile(join(folder, 'img', `${stem}.png`)));
+      writes.push(sharp(Buffer.from(c.mask), raw).toColourspace('b-w').png().toFile(join(folder, 'labelcol', `mask_${stem}.png`)));
       sheet.addRow([`mask_${stem}.png`, c.text]);
       if (writes.length >= 64) await Promise.all(writes.splice(0));
       done += 1;

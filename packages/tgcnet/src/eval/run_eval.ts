@@ -3,13 +3,15 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { openDataset } from '../data/detect.js';
+import { usesAux } from '../model/tgcnet.js';
+import { type ValHalf, inValHalf } from '../data/val_half.js';
 import { mulberry32 } from '../random.js';
 import type { CaseRecord, FormatName, Split } from '../data/types.js';
 import { formatProblems, validateDataset } from '../data/validate.js';
-import { applyAuxPrompts } from '../prompts/store.js';
+import { attachAuxTexts, isOfflineAux } from '../prompts/aux_source.js';
 import { type Provenance, collectProvenance } from '../run/provenance.js';
-import { loadRun } from '../train/checkpoint.js';
-import { type Evaluation, evaluateCases } from './evaluate.js';
+import { loadRun } from '../run/checkpoint.js';
+import { type Evaluation, type PromptOverride, evaluateCases } from './evaluate.js';
 import { diceOf } from './metrics.js';
 import { type ReportCase, writeReport } from './report.js';
 
@@ -25,8 +27,10 @@ export interface EvalOptions {
   skipBad?: boolean;
   limit?: number;
   seed?: number;
-  /** Auxiliary prompts JSONL (default: the run's, else <data>/aux_prompts.jsonl). */
+  /** Auxiliary prompts JSONL or 'offline' (default: the run's, else <data>/aux_prompts.jsonl). */
   auxPrompts?: string;
+  /** Evaluate only this hashed half of the split (data/val_half.ts). */
+  valHalf?: ValHalf;
 }
 
 export interface EvalResult {
@@ -43,8 +47,11 @@ export interface EvalResult {
   provenance: { evaluation: Provenance; training: Provenance | null };
 }
 
-/** Each case gets another case's prompt (a seeded derangement where prompts differ). */
-export function shuffledPrompts(cases: readonly CaseRecord[], seed: number): Map<string, string> {
+/**
+ * Each case gets another case's prompt, with that case's auxiliary text (a seeded derangement),
+ * so the control changes what the text says, not only half of it.
+ */
+export function shuffledPrompts(cases: readonly CaseRecord[], seed: number): Map<string, PromptOverride> {
   const rand = mulberry32(seed);
   const order = cases.map((_, i) => i);
   for (let i = order.length - 1; i > 0; i--) {
@@ -52,19 +59,24 @@ export function shuffledPrompts(cases: readonly CaseRecord[], seed: number): Map
     [order[i], order[j]] = [order[j], order[i]];
   }
   // Rotate by one so no case keeps its own prompt.
-  return new Map(cases.map((c, i) => [c.id, cases[order[(order.indexOf(i) + 1) % order.length]].text]));
+  return new Map(
+    cases.map((c, i) => {
+      const donor = cases[order[(order.indexOf(i) + 1) % order.length]];
+      return [c.id, { prompt: donor.text, aux: donor.aux }];
+    }),
+  );
 }
 
 export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
   const loaded = loadRun(options.checkpoint);
   try {
     const dataset = await openDataset(options.data, { format: options.format, splits: [options.split] });
-    let cases = dataset.cases.filter((c) => c.split === options.split);
+    let cases = inValHalf(dataset.cases.filter((c) => c.split === options.split), options.valHalf);
     if (cases.length === 0) throw new Error(`${options.data}: no '${options.split}' cases (format ${dataset.format})`);
     const model = loaded.run.model;
-    if (model.text === 'llm-expanded' || (model.text === 'aux-injection' && model.modules.date)) {
-      const explicit = options.auxPrompts ?? (loaded.run.train.auxPrompts as string | undefined);
-      applyAuxPrompts(cases, options.data, explicit && existsSync(explicit) ? explicit : undefined);
+    if (usesAux(model)) {
+      const explicit = options.auxPrompts ?? loaded.run.train.auxPrompts;
+      attachAuxTexts(cases, options.data, isOfflineAux(explicit) || (explicit && existsSync(explicit)) ? explicit : undefined);
     }
     const problems = await validateDataset({ ...dataset, cases }, {});
     if (problems.length > 0) {
@@ -130,7 +142,7 @@ export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
         worst: pick(ranked.slice(-n).reverse()),
         facts: {
           checkpoint: loaded.checkpointDir,
-          preset: String(loaded.run.train.preset ?? 'custom'),
+          preset: loaded.run.train.preset ?? 'custom',
           ablation: `encoder ${loaded.run.model.encoder}, text ${loaded.run.model.text}, alignment ${loaded.run.model.alignment}`,
           data: `${options.data} (${options.split}, ${cases.length} cases)`,
           generated: new Date().toISOString(),

@@ -11,7 +11,7 @@ import { dicomBytes } from '../data/dicom_testing.js';
 import { NIFTI_TYPES, type NiftiOptions, tempDir, writeNifti, writePng } from '../data/formats/testing.js';
 import { decodeNifti, loadImage, windowSlice } from '../data/images.js';
 import { defaultBpePath } from '../paths.js';
-import { type LoadedRun, loadRun } from '../train/checkpoint.js';
+import { type LoadedRun, loadRun } from '../run/checkpoint.js';
 import { segment } from './segment.js';
 import { writeTinyRun } from './testing.js';
 
@@ -148,7 +148,7 @@ test('a manifest with bad rows: the good cases are written, the CSV lists every 
   assert.match(reported, /compressed\.dcm.*1\.2\.840\.10008\.1\.2\.4\.90 is compressed/);
   assert.equal(logged.filter((l) => l.startsWith('tgcnet: skipped')).length, 3);
   const csv = readFileSync(join(outDir, 'predictions.csv'), 'utf8').trim().split('\n');
-  assert.equal(csv[0], 'image,mask,width,height,slices,area,mean_probability,error');
+  assert.equal(csv[0], 'id,image,mask,width,height,slices,area,mean_probability,error');
   assert.equal(csv.length, 1 + 6);
   assert.ok(csv.some((l) => l.includes('f_mask.nii.gz,40,32,2,')));
   await assert.rejects(predictCommand({ checkpoint: runDir, manifest, out: join(dir, 'batch', 'out2'), json: true }), /3 of 6 cases failed/);
@@ -164,4 +164,5 @@ test('a folder of PNG, DICOM and NIfTI inputs writes one mask of each kind', { s
   assert.equal(r.failures.length, 0);
   await assert.rejects(predict({ checkpoint: runDir, image: join(dir, 'folder'), out: join(dir, 'x') }), /--text is required/);
   await assert.rejects(predict({ checkpoint: runDir, image: join(dir, 'folder'), text: TEXT, out: join(dir, 'x'), window: '5,1' }), /--window 5,1/);
+  await assert.rejects(predict({ checkpoint: runDir, image: join(dir, 'folder'), text: TEXT, out: join(dir, 'x.png') }), /--out x\.png names a file.*a folder/);
 });

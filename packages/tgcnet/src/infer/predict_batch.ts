@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Problem } from '../data/types.js';
-import type { LoadedRun } from '../train/checkpoint.js';
+import type { LoadedRun } from '../run/checkpoint.js';
 import { writeFileAtomic } from './atomic.js';
 import { type PredictCaseOptions, type PredictResult, maskKind, predictCase } from './predict_case.js';
 import type { PredictCase } from './predict_inputs.js';
@@ -21,7 +21,7 @@ export interface BatchResult {
   csv: string;
 }
 
-export const PREDICTIONS_HEADER = ['image', 'mask', 'width', 'height', 'slices', 'area', 'mean_probability', 'error'];
+export const PREDICTIONS_HEADER = ['id', 'image', 'mask', 'width', 'height', 'slices', 'area', 'mean_probability', 'error'];
 
 function csvCell(value: string | number): string {
   const s = String(value);
@@ -44,12 +44,12 @@ export async function predictBatch(
   const rows: string[] = [PREDICTIONS_HEADER.join(',')];
   const results: PredictResult[] = [];
   const failures: BatchFailure[] = [];
-  const fail = (f: BatchFailure): void => {
+  const fail = (f: BatchFailure, id: string): void => {
     failures.push(f);
-    rows.push([f.image, '', '', '', '', '', '', f.error].map(csvCell).join(','));
+    rows.push([id, f.image, '', '', '', '', '', '', f.error].map(csvCell).join(','));
     options.onError?.(f);
   };
-  for (const p of problems) fail({ image: p.where, error: p.message });
+  for (const p of problems) fail({ image: p.where, error: p.message }, '');
   const used = new Set<string>();
   for (const c of cases) {
     const ext = maskKind(c.image) === 'nifti' ? '.nii.gz' : '.png';
@@ -59,11 +59,11 @@ export async function predictBatch(
     try {
       const r = await predictCase(run, c, join(outDir, name), options);
       results.push(r);
-      rows.push([r.image, r.mask, r.width, r.height, r.slices, r.area, r.meanProbability.toFixed(6), ''].map(csvCell).join(','));
+      rows.push([c.id, r.image, r.mask, r.width, r.height, r.slices, r.area, r.meanProbability.toFixed(6), ''].map(csvCell).join(','));
       options.onResult?.(r);
     } catch (err) {
       const message = (err as Error).message ?? String(err);
-      fail({ image: c.image, error: message.includes(c.image) ? message : `${c.image}: ${message}` });
+      fail({ image: c.image, error: message.includes(c.image) ? message : `${c.image}: ${message}` }, c.id);
     }
   }
   const csv = join(outDir, 'predictions.csv');

@@ -6,10 +6,11 @@ import { gzip } from 'node:zlib';
 import { type WindowChoice, volumeWindow } from '../data/formats/msd.js';
 import { decodeNifti, describeError, isNiftiPath, loadImage, readNiftiHeaderBlock, windowSlice } from '../data/images.js';
 import { niftiMaskBytes } from '../data/nifti_mask.js';
-import { auxForPrompt } from '../prompts/store.js';
-import type { LoadedRun } from '../train/checkpoint.js';
+import { auxTextFor } from '../prompts/aux_source.js';
+import { usesAux } from '../model/tgcnet.js';
+import type { LoadedRun } from '../run/checkpoint.js';
 import { writeFileAtomic } from './atomic.js';
-import { maskPng, overlayPng } from './images_io.js';
+import { maskPng, overlayImage } from './images_io.js';
 import type { PredictCase } from './predict_inputs.js';
 import { segment } from './segment.js';
 import { segmentVolume } from './volume.js';
@@ -44,7 +45,7 @@ const warned = new WeakMap<LoadedRun, Set<string>>();
 export function resolveAux(run: LoadedRun, text: string, aux: string | null): string | null {
   if (aux !== null) return aux;
   const m = run.run.model;
-  if (!(m.text === 'llm-expanded' || (m.text === 'aux-injection' && m.modules.date))) return null;
+  if (!usesAux(m)) return null;
   const seen = warned.get(run) ?? new Set<string>();
   warned.set(run, seen);
   const warn = (message: string): void => {
@@ -53,7 +54,7 @@ export function resolveAux(run: LoadedRun, text: string, aux: string | null): st
     process.stderr.write(`tgcnet: warning: ${message}\n`);
   };
   try {
-    return auxForPrompt(text, { dataRoot: run.run.data.root, explicit: run.run.train.auxPrompts as string | undefined, warn });
+    return auxTextFor(text, { dataRoot: run.run.data.root, spec: run.run.train.auxPrompts, warn });
   } catch {
     return null; // no stored description: the model handles a case without one (DATE adds nothing)
   }
@@ -76,7 +77,7 @@ export async function predictCase(run: LoadedRun, c: PredictCase, out: string, o
     const image = await loadImage({ kind: 'file', path: c.image });
     const seg = await segment(run, image, c.text, aux);
     writeFileAtomic(out, await maskPng(seg.mask, seg.width, seg.height));
-    if (options.overlay) writeFileAtomic(options.overlay, await overlayPng(image, seg.mask));
+    if (options.overlay) writeFileAtomic(options.overlay, await overlayImage(options.overlay, image, seg.mask));
     return { image: c.image, mask: out, width: seg.width, height: seg.height, slices: 1, area: seg.area, meanProbability: seg.meanProbability };
   }
   let header: Awaited<ReturnType<typeof readNiftiHeaderBlock>>;
@@ -95,7 +96,7 @@ export async function predictCase(run: LoadedRun, c: PredictCase, out: string, o
   if (options.overlay) {
     const z = seg.sliceAreas.indexOf(Math.max(...seg.sliceAreas));
     const plane = seg.nx * seg.ny;
-    writeFileAtomic(options.overlay, await overlayPng(windowSlice(vol, z, window), seg.mask.subarray(z * plane, (z + 1) * plane)));
+    writeFileAtomic(options.overlay, await overlayImage(options.overlay, windowSlice(vol, z, window), seg.mask.subarray(z * plane, (z + 1) * plane)));
   }
   return { image: c.image, mask: out, width: seg.nx, height: seg.ny, slices: seg.nz, area: seg.area, meanProbability: seg.meanProbability };
 }

@@ -1,11 +1,12 @@
 // One image and a prompt in, a mask at the image's own size out: the path predict and
 // serve share, and the same computation as evaluation (collate without augmentation,
 // logits upsampled to the original size, threshold 0.5).
-import { F, noGrad, tidy } from '@tgcnet/torch';
+import { noGrad, tidy } from '@tgcnet/torch';
 import { type LoadedCase, resizeGrey } from '../data/loader.js';
 import type { GreyImage } from '../data/types.js';
-import type { LoadedRun } from '../train/checkpoint.js';
-import { collate } from '../train/batch.js';
+import type { LoadedRun } from '../run/checkpoint.js';
+import { collate } from '../model/inputs.js';
+import { logitsToMask } from '../model/masks.js';
 
 export interface Segmentation {
   width: number;
@@ -39,17 +40,13 @@ export function segmentPrepared(run: LoadedRun, cases: LoadedCase[]): Segmentati
     tidy(() => {
       const batch = collate(cases, { config: run.run.model, tokenizer: run.tokenizer, augment: null, seed: 0 });
       const logits = run.model.forward(batch.inputs);
-      return cases.map((c, i) =>
-        tidy(() => {
-          const { width, height } = c.original;
-          let l = logits.narrow(0, i, 1);
-          if (l.shape[2] !== height || l.shape[3] !== width) l = F.interpolate(l, { size: [height, width], mode: 'bilinear', alignCorners: false });
-          const mask = l.gt(0).to('uint8').toArray() as Uint8Array;
-          let area = 0;
-          for (const v of mask) area += v;
-          return { width, height, mask, area, meanProbability: F.sigmoid(l).mean().item() };
-        }),
-      );
+      return cases.map((c, i) => {
+        const { width, height } = c.original;
+        const { mask, meanProbability } = logitsToMask(logits.narrow(0, i, 1), height, width);
+        let area = 0;
+        for (const v of mask) area += v;
+        return { width, height, mask, area, meanProbability };
+      });
     }),
   );
 }

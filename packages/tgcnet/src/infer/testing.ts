@@ -6,7 +6,7 @@ import { resolve } from 'node:path';
 import * as T from '@tgcnet/torch';
 import { buildConfig } from '../model/config.js';
 import { TgcNet } from '../model/tgcnet.js';
-import { saveCheckpoint, writeRunConfig } from '../train/checkpoint.js';
+import { saveCheckpoint, writeRunRecord } from '../run/checkpoint.js';
 
 export function writeTinyRun(runDir: string, tokenizer: string, seed = 3): void {
   T.manualSeed(seed);
@@ -22,7 +22,7 @@ export function writeTinyRun(runDir: string, tokenizer: string, seed = 3): void 
       createdAt: new Date(0).toISOString(),
       tgcnetVersion: '0.1.0',
     };
-    writeRunConfig(runDir, run);
+    writeRunRecord(runDir, run);
     saveCheckpoint(runDir, 'best', { model, run, metrics: {} });
   } finally {
     model.dispose();

@@ -4,7 +4,7 @@
 // same path as a 2-D image (prepareCase + segmentPrepared), a few slices per forward pass.
 // Each batch's tensors live inside segmentPrepared's tidy; only plain arrays cross slices.
 import { type Volume, windowSlice } from '../data/images.js';
-import type { LoadedRun } from '../train/checkpoint.js';
+import type { LoadedRun } from '../run/checkpoint.js';
 import { prepareCase, segmentPrepared } from './segment.js';
 
 export interface VolumeSegmentation {

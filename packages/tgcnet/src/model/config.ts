@@ -50,6 +50,8 @@ export const TgcConfig = z
       positionCost: z.boolean().default(false),
       /** Gate the output with a text-conditioned spatial map (see decoder.ts); absent in older runs. */
       textGate: z.boolean().default(false),
+      /** With textGate: the union of one map per text token (see decoder.ts). */
+      gateUnion: z.boolean().default(false),
     }),
     dropout: z.number().min(0).max(1),
     /** Training objectives beside the segmentation loss (see text_reconstruction.ts); absent in older runs. */
@@ -125,7 +127,7 @@ const PAPER_SCALE = {
   sse: { layers: 3, heads: 8, points: 4, ffn: 1024 },
   date: { heads: 8 },
   vlcm: { heads: 8, contextTokens: 8 },
-  decoder: { costChannels: 128, aggregationBlocks: 2, upChannels: [128, 64, 32], positionCost: true, textGate: false },
+  decoder: { costChannels: 128, aggregationBlocks: 2, upChannels: [128, 64, 32], positionCost: true, textGate: false, gateUnion: false },
   dropout: 0.1,
   ...ABLATION_DEFAULTS,
 };
@@ -156,7 +158,7 @@ export const PRESETS = {
     date: { heads: 4 },
     vlcm: { heads: 4, contextTokens: 4 },
     // The text gate: measured on the synthetic demo (README); not measured at paper scale.
-    decoder: { costChannels: 32, aggregationBlocks: 1, upChannels: [48, 32, 16], positionCost: true, textGate: true },
+    decoder: { costChannels: 32, aggregationBlocks: 1, upChannels: [48, 32, 16], positionCost: true, textGate: true, gateUnion: false },
     dropout: 0,
     ...ABLATION_DEFAULTS,
   },
@@ -171,7 +173,7 @@ export const PRESETS = {
     sse: { layers: 1, heads: 2, points: 2, ffn: 32 },
     date: { heads: 2 },
     vlcm: { heads: 2, contextTokens: 2 },
-    decoder: { costChannels: 8, aggregationBlocks: 1, upChannels: [8, 8, 8], positionCost: true, textGate: true },
+    decoder: { costChannels: 8, aggregationBlocks: 1, upChannels: [8, 8, 8], positionCost: true, textGate: true, gateUnion: false },
     dropout: 0,
     ...ABLATION_DEFAULTS,
   },

@@ -18,8 +18,16 @@ export interface DecoderSpec {
   clipCost: boolean;
   /** Whether each level gets a position-text cost channel. */
   positionCost?: boolean;
-  /** Whether the output is gated by a text-conditioned spatial map (see TextGate). */
+  /** Whether the output is gated by a text-conditioned spatial map (see the constructor). */
   textGate?: boolean;
+  /** The gate as the union of one map per text token instead of one map of the pooled text. */
+  gateUnion?: boolean;
+}
+
+/** Token features and their mask [B, N] (true for real tokens), for the union gate. */
+export interface TextTokens {
+  tokens: Tensor;
+  mask: Tensor;
 }
 
 /**
@@ -114,7 +122,7 @@ export class CostDecoder extends nn.Module {
    * levels: calibrated pyramid [B, d, s, s] at strides 8, 16, 32; text [B, d];
    * clipCost [B, 1, g, g] or null; highRes: the stride-4 CNN map or null.
    */
-  forward(levels: Tensor[], text: Tensor, clipCost: Tensor | null, highRes: Tensor | null, labelSize: [number, number]): Tensor {
+  forward(levels: Tensor[], text: Tensor, clipCost: Tensor | null, highRes: Tensor | null, labelSize: [number, number], tokens: TextTokens | null = null): Tensor {
     return tidy(() => {
       const embedded = levels.map((x, l) => {
         const [B, , hl, wl] = x.shape;
@@ -147,11 +155,24 @@ export class CostDecoder extends nn.Module {
       if (this.gate_key && this.gate_query) {
         const [B, , hh, ww] = logits.shape;
         const keys = this.gate_key.forward(sinePositionEmbedding(hh, ww, this.spec.dModel).flatten(2).transpose(1, 2));
-        const q = this.gate_query.forward(text);
         const C = this.spec.costChannels;
-        // The query's last entry is the gate's bias, per prompt.
-        const map = keys.matmul(q.narrow(1, 0, C).unsqueeze(-1)).div(Math.sqrt(C)).add(q.narrow(1, C, 1).unsqueeze(-1));
-        logits = productLogit(logits, map.transpose(1, 2).reshape(B, 1, hh, ww));
+        let map: Tensor;
+        if (this.spec.gateUnion) {
+          // A prompt names several places ("upper left lung and lower right lung"); with a causal
+          // text tower each phrase's last token carries its place. One map per token [B, N, HW],
+          // joined by a log-mean-exp: a soft union that starts where the pooled gate starts.
+          if (tokens === null) throw new Error('decoder: the union gate needs the text tokens');
+          const q = this.gate_query.forward(tokens.tokens);
+          const maps = q.narrow(2, 0, C).matmul(keys.transpose(1, 2)).div(Math.sqrt(C)).add(q.narrow(2, C, 1));
+          const real = tokens.mask.unsqueeze(-1);
+          const lse = aten.logsumexp(aten.maskedFill(maps, real.logicalNot(), -1e4), 1);
+          map = lse.sub(real.float().sum(1).clamp(1).log()).reshape(B, 1, hh, ww);
+        } else {
+          const q = this.gate_query.forward(text);
+          // The query's last entry is the gate's bias, per prompt.
+          map = keys.matmul(q.narrow(1, 0, C).unsqueeze(-1)).div(Math.sqrt(C)).add(q.narrow(1, C, 1).unsqueeze(-1)).transpose(1, 2).reshape(B, 1, hh, ww);
+        }
+        logits = productLogit(logits, map);
       }
       return F.interpolate(logits, { size: labelSize, mode: 'bilinear', alignCorners: false });
     });

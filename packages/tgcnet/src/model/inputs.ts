@@ -1,16 +1,19 @@
-// From decoded cases to model inputs: augmentation, text (with left/right swapped for
-// flipped images), tokenization, CLIP normalisation, tensors.
-import { F, tensor, tidy, type Tensor } from '@tgcnet/torch';
+// From decoded cases to model inputs: the seeded transforms of data/ (image warps, and the
+// text changes that go with them), then what the model needs: prompt composition by text
+// mode, tokens, CLIP-normalised pixels, tensors. Training, evaluation, prediction and serving
+// all build their batches here, so what the model sees never depends on who calls it.
+import { tensor, tidy, type Tensor } from '@tgcnet/torch';
+import { PreprocessorConfig } from '../clip/config.js';
 import type { ClipTokenizer } from '../clip/tokenizer.js';
 import { type AugmentOptions, type SampleAugment, augmentImages, augmentMasks, isIdentity, sampleAugment } from '../data/augment.js';
 import type { LoadedCase } from '../data/loader.js';
-import { swapLeftRight } from '../data/text_flip.js';
-import type { TgcConfig } from '../model/config.js';
-import type { TextBatch } from '../model/text_cache.js';
-import { type TgcInputs, composePrompt } from '../model/tgcnet.js';
+import { transformText } from '../data/text_transforms.js';
+import type { TgcConfig } from './config.js';
+import type { TextBatch } from './text_cache.js';
+import { type TgcInputs, composePrompt } from './tgcnet.js';
 
-const CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073];
-const CLIP_STD = [0.26862954, 0.26130258, 0.27577711];
+/** OpenAI CLIP's preprocessor (mean and std), what a run without a pretrained CLIP normalises with. */
+const DEFAULT_PREPROCESSOR = PreprocessorConfig.parse({});
 
 export interface ModelBatch {
   inputs: TgcInputs;
@@ -41,12 +44,14 @@ function stackGrey(arrays: Uint8Array[], side: number): Tensor {
   return tensor(all, { shape: [arrays.length, 1, side, side] });
 }
 
-/** Grey [B, 1, S, S] in [0, 1] -> CLIP-normalised RGB [B, 3, S, S]. */
-export function clipNormalize(grey: Tensor): Tensor {
+/** Grey [B, 1, S, S] in [0, 1] -> RGB [B, 3, S, S] normalised by the CLIP preprocessor's mean and std. */
+export function clipNormalize(grey: Tensor, pre: PreprocessorConfig = DEFAULT_PREPROCESSOR): Tensor {
   return tidy(() => {
-    const mean = tensor(CLIP_MEAN).reshape(1, 3, 1, 1);
-    const std = tensor(CLIP_STD).reshape(1, 3, 1, 1);
-    return grey.expand(-1, 3, -1, -1).sub(mean).div(std);
+    const rgb = grey.expand(-1, 3, -1, -1);
+    if (!pre.do_normalize) return rgb.contiguous();
+    const mean = tensor(pre.image_mean).reshape(1, 3, 1, 1);
+    const std = tensor(pre.image_std).reshape(1, 3, 1, 1);
+    return rgb.sub(mean).div(std);
   });
 }
 
@@ -57,8 +62,10 @@ export interface CollateOptions {
   augment: AugmentOptions | null;
   /** Seed of this step's augmentation draws. */
   seed: number;
-  /** Replace each case's prompt (evaluation with shuffled prompts). */
-  promptOverride?: string[];
+  /** Replace each case's prompt and aux (evaluation with shuffled prompts). */
+  promptOverride?: { prompt: string; aux: string | null }[];
+  /** Training: the probability that a case's prompt is reworded and gets typing slips (data/prompt_augment.ts). */
+  promptAugment?: number;
 }
 
 export function collate(cases: LoadedCase[], options: CollateOptions): ModelBatch {
@@ -70,10 +77,12 @@ export function collate(cases: LoadedCase[], options: CollateOptions): ModelBatc
   const auxTexts: string[] = [];
   const auxPresent: boolean[] = [];
   cases.forEach((c, i) => {
-    const flip = params?.[i].flip ?? false;
-    const raw = options.promptOverride?.[i] ?? c.record.text;
-    const prompt = flip ? swapLeftRight(raw) : raw;
-    const aux = c.record.aux === null ? null : flip ? swapLeftRight(c.record.aux) : c.record.aux;
+    const given = options.promptOverride?.[i] ?? { prompt: c.record.text, aux: c.record.aux };
+    const { prompt, aux } = transformText(given, {
+      flip: params?.[i].flip ?? false,
+      promptAugment: options.promptAugment,
+      seed: options.seed * 7919 + i * 104_729 + 17,
+    });
     const composed = composePrompt(config, prompt, aux);
     texts.push(composed.primary);
     auxTexts.push(composed.aux ?? '');
@@ -99,20 +108,4 @@ export function collate(cases: LoadedCase[], options: CollateOptions): ModelBatc
     };
     return { inputs, masks, texts };
   });
-}
-
-/** 0.5 soft Dice + 0.5 BCE-with-logits (LViT's convention), both averaged over the batch. */
-export function segmentationLoss(logits: Tensor, masks: Tensor, smooth = 1): { loss: Tensor; dice: Tensor; bce: Tensor } {
-  return tidy(() => {
-    const p = F.sigmoid(logits).flatten(1);
-    const t = masks.flatten(1);
-    const dice = p.mul(t).sum(1).mul(2).add(smooth).div(p.sum(1).add(t.sum(1)).add(smooth)).neg().add(1).mean();
-    const bce = F.binaryCrossEntropyWithLogits(logits, masks);
-    return { loss: dice.mul(0.5).add(bce.mul(0.5)), dice, bce };
-  });
-}
-
-/** BCE between text-pixel logits [B, 1, h, w] and the mask's coverage of each of those pixels. */
-export function pixelTextLoss(logits: Tensor, masks: Tensor): Tensor {
-  return tidy(() => F.binaryCrossEntropyWithLogits(logits, F.adaptiveAvgPool2d(masks, [logits.shape[2], logits.shape[3]])));
 }

@@ -29,6 +29,11 @@ export interface TgcInputs {
   labelSize: [number, number];
 }
 
+/** Whether a configuration reads an auxiliary text (DATE's injection, or prompt and aux joined). */
+export function usesAux(config: TgcConfig): boolean {
+  return config.text === 'llm-expanded' || (config.text === 'aux-injection' && config.modules.date);
+}
+
 /** What the text mode asks the data layer to tokenize as primary and auxiliary text. */
 export function composePrompt(config: TgcConfig, prompt: string, aux: string | null): { primary: string; aux: string | null } {
   // Text-free ablation: the architecture stays, the information goes (one constant prompt).
@@ -102,7 +107,7 @@ export class TgcNet extends nn.Module {
         dModel: config.dModel,
         heads: config.date.heads,
         withAux: config.modules.date && config.text === 'aux-injection',
-        tokensNeeded: config.modules.vlcm && config.alignment !== 'none',
+        tokensNeeded: (config.modules.vlcm && config.alignment !== 'none') || (config.decoder.textGate && config.decoder.gateUnion),
       }),
     );
     const align = config.modules.vlcm ? config.alignment : 'none';
@@ -119,6 +124,7 @@ export class TgcNet extends nn.Module {
         costChannels: config.decoder.costChannels,
         positionCost: config.decoder.positionCost,
         textGate: config.decoder.textGate,
+        gateUnion: config.decoder.textGate && config.decoder.gateUnion,
         aggregationBlocks: config.decoder.aggregationBlocks,
         upChannels: config.decoder.upChannels as [number, number, number],
         highResChannels: useCnn ? widths[0] : null,
@@ -182,7 +188,8 @@ export class TgcNet extends nn.Module {
       const present = inputs.auxPresent ? tensor(inputs.auxPresent.map((p) => (p ? 1 : 0))) : null;
       const joint = this.date.forward(primary, aux, present);
       const calibrated = this.vlcm ? this.vlcm.forward(pyramid, joint) : { levels: pyramid, text: joint };
-      const logits = this.decoder.forward(calibrated.levels, calibrated.text.pooled, clipCost, cnnMaps ? cnnMaps[0] : null, inputs.labelSize);
+      const tokens = calibrated.text.tokens ? { tokens: calibrated.text.tokens, mask: calibrated.text.mask } : null;
+      const logits = this.decoder.forward(calibrated.levels, calibrated.text.pooled, clipCost, cnnMaps ? cnnMaps[0] : null, inputs.labelSize, tokens);
       const textLoss =
         this.text_reconstruction && this.training
           ? this.text_reconstruction.loss(joint.pooled, inputs.text.ids, inputs.text.eot).mul(c.objective.textReconstruction)

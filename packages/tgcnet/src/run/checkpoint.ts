@@ -2,47 +2,13 @@
 // rebuild the model), best/ and last/ checkpoints and metrics.jsonl. Checkpoints are
 // written into a temporary folder, then swapped in by rename: an interrupted write leaves
 // the previous checkpoint intact.
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { type Tensor, loadSafetensors, saveSafetensors, tidy } from '@tgcnet/torch';
 import { loadClipText, loadClipVision } from '../clip/checkpoint.js';
 import { ClipTokenizer } from '../clip/tokenizer.js';
-import { type TgcConfig, parseTgcConfig } from '../model/config.js';
-import { TgcNet } from '../model/tgcnet.js';
-import type { Provenance } from '../run/provenance.js';
-import type { SchedulePlan } from './plan.js';
-
-export interface RunConfig {
-  /** The resolved model configuration. */
-  model: TgcConfig;
-  /** Where the frozen CLIP came from (its weights are not copied into checkpoints), or null. */
-  clipSource: string | null;
-  /** The tokenizer files (a folder, tokenizer.json or OpenAI's BPE file). */
-  tokenizer: string;
-  /** The training options, for the record. */
-  train: Record<string, unknown>;
-  /** The dataset the run trained on, for the record. */
-  data: { root: string; format: string };
-  createdAt: string;
-  tgcnetVersion: string;
-  /** Code, engine, machine and command of the run's first invocation (absent in older runs). */
-  provenance?: Provenance;
-  /** Each --resume appends the provenance of the invocation that continued the run. */
-  resumedBy?: Provenance[];
-}
-
-export interface TrainState {
-  epoch: number;
-  /** Batches of `epoch` already done (resume starts at this batch). */
-  batchInEpoch: number;
-  globalStep: number;
-  bestDice: number;
-  bestEpoch: number;
-  epochsWithoutImprovement: number;
-  elapsedSeconds: number;
-  /** The step plan (older runs' state.json lacks it: they followed epochs x batches). */
-  plan: SchedulePlan;
-}
+import { type PretrainedClip, TgcNet } from '../model/tgcnet.js';
+import { type RunRecord, readJsonFile, readRunRecord } from './record.js';
 
 function writeJsonAtomic(path: string, value: unknown): void {
   const tmp = `${path}.tmp-${process.pid}`;
@@ -50,20 +16,13 @@ function writeJsonAtomic(path: string, value: unknown): void {
   renameSync(tmp, path);
 }
 
-export function writeRunConfig(runDir: string, config: RunConfig): void {
+export function writeRunRecord(runDir: string, record: RunRecord): void {
   mkdirSync(runDir, { recursive: true });
-  writeJsonAtomic(join(runDir, 'config.json'), config);
-}
-
-export function readRunConfig(runDir: string): RunConfig {
-  const path = join(runDir, 'config.json');
-  if (!existsSync(path)) throw new Error(`${runDir} is not a tgcnet run folder (no config.json): pass the folder train --out wrote`);
-  const raw = JSON.parse(readFileSync(path, 'utf8')) as RunConfig;
-  return { ...raw, model: parseTgcConfig(raw.model, path) };
+  writeJsonAtomic(join(runDir, 'config.json'), record);
 }
 
 /** Keys of weights that checkpoints leave out: the frozen, pretrained CLIP towers. */
-export function excludedFromCheckpoint(model: TgcNet, run: Pick<RunConfig, 'clipSource'>): (key: string) => boolean {
+export function excludedFromCheckpoint(model: TgcNet, run: Pick<RunRecord, 'clipSource'>): (key: string) => boolean {
   return (key) => {
     if (run.clipSource === null) return false;
     if (key.startsWith('clip_text.')) return !model.textTrainable;
@@ -74,10 +33,11 @@ export function excludedFromCheckpoint(model: TgcNet, run: Pick<RunConfig, 'clip
 
 export interface CheckpointContent {
   model: TgcNet;
-  run: RunConfig;
+  run: RunRecord;
   metrics: Record<string, unknown>;
   optimizer?: { step: number; tensors: Map<string, Tensor> };
-  state?: TrainState;
+  /** The training loop's state (state.json), stored as it is: its meaning belongs to train/. */
+  state?: object;
 }
 
 /** Writes `<runDir>/<name>/` atomically: model.safetensors, metrics.json, optimizer + state. */
@@ -111,45 +71,56 @@ export function resolveCheckpoint(path: string): { runDir: string; checkpointDir
 
 export interface LoadedRun {
   model: TgcNet;
-  run: RunConfig;
+  run: RunRecord;
   tokenizer: ClipTokenizer;
   checkpointDir: string;
   runDir: string;
   metrics: Record<string, unknown>;
 }
 
+/** The frozen, pretrained CLIP a run records, loaded from its source; null when the run trained its own. */
+export function pretrainedClipOf(run: Pick<RunRecord, 'clipSource' | 'model'>): PretrainedClip | null {
+  if (run.clipSource === null) return null;
+  return {
+    vision: run.model.encoder === 'cnn-only' ? null : loadClipVision(run.clipSource).model,
+    text: loadClipText(run.clipSource).model,
+  };
+}
+
+/**
+ * Loads a checkpoint's weights into the model, strictly: every key the model has must be in
+ * the file and no other, except the frozen pretrained CLIP the run records (not copied into
+ * checkpoints). Resume, evaluation, prediction and serving all load through here.
+ */
+export function loadWeights(model: TgcNet, run: RunRecord, checkpointDir: string): void {
+  tidy(() => {
+    const weights = loadSafetensors(join(checkpointDir, 'model.safetensors'));
+    const result = model.loadStateDict(weights, { strict: false });
+    const skip = excludedFromCheckpoint(model, run);
+    const missing = result.missing.filter((k) => !skip(k));
+    for (const t of weights.values()) t.dispose();
+    if (missing.length > 0 || result.unexpected.length > 0) {
+      throw new Error(
+        `${checkpointDir}/model.safetensors does not match its config: ` +
+          `missing ${missing.slice(0, 10).join(', ') || 'none'}; unexpected ${result.unexpected.slice(0, 10).join(', ') || 'none'}`,
+      );
+    }
+  });
+}
+
 /** Rebuilds the model of a run (CLIP from its source when frozen) and loads the weights. */
 export function loadRun(path: string): LoadedRun {
   const { runDir, checkpointDir } = resolveCheckpoint(path);
-  const run = readRunConfig(runDir);
-  const pretrained =
-    run.clipSource === null
-      ? null
-      : {
-          vision: run.model.encoder === 'cnn-only' ? null : loadClipVision(run.clipSource).model,
-          text: loadClipText(run.clipSource).model,
-        };
-  const model = new TgcNet(run.model, pretrained);
+  const run = readRunRecord(runDir);
+  const model = new TgcNet(run.model, pretrainedClipOf(run));
   try {
-    tidy(() => {
-      const weights = loadSafetensors(join(checkpointDir, 'model.safetensors'));
-      const result = model.loadStateDict(weights, { strict: false });
-      const skip = excludedFromCheckpoint(model, run);
-      const missing = result.missing.filter((k) => !skip(k));
-      if (missing.length > 0 || result.unexpected.length > 0) {
-        throw new Error(
-          `${checkpointDir}/model.safetensors does not match its config: ` +
-            `missing ${missing.slice(0, 10).join(', ') || 'none'}; unexpected ${result.unexpected.slice(0, 10).join(', ') || 'none'}`,
-        );
-      }
-      for (const t of weights.values()) t.dispose();
-    });
+    loadWeights(model, run, checkpointDir);
   } catch (err) {
     model.dispose();
     throw err;
   }
   const metricsPath = join(checkpointDir, 'metrics.json');
-  const metrics = existsSync(metricsPath) ? (JSON.parse(readFileSync(metricsPath, 'utf8')) as Record<string, unknown>) : {};
+  const metrics = existsSync(metricsPath) ? (readJsonFile(metricsPath, 'checkpoint metrics') as Record<string, unknown>) : {};
   model.eval();
   return { model, run, tokenizer: ClipTokenizer.fromPath(run.tokenizer), checkpointDir, runDir, metrics };
 }

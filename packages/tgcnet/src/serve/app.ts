@@ -3,7 +3,7 @@
 // its model) belongs to the caller, which disposes it after closing the app.
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
-import type { LoadedRun } from '../train/checkpoint.js';
+import type { LoadedRun } from '../run/checkpoint.js';
 import { apiKeyChecker } from './auth.js';
 import { AuxResolver } from './aux.js';
 import { ApiError, errorBody, toApiError } from './errors.js';

@@ -2,10 +2,12 @@
 // training used, else <data>/aux_prompts.jsonl), read once at start-up, looked up by exact
 // then normalised prompt, as `predict` does. A miss is not an error: the model runs
 // without aux (DATE then adds nothing), and the answer says so.
-import type { LoadedRun } from '../train/checkpoint.js';
+import type { LoadedRun } from '../run/checkpoint.js';
+import { isOfflineAux, offlineAux } from '../prompts/aux_source.js';
+import { usesAux } from '../model/tgcnet.js';
 import { AuxIndex, findAuxPrompts, readAuxPrompts } from '../prompts/store.js';
 
-export type AuxSource = 'request' | 'aux_prompts' | 'none';
+export type AuxSource = 'request' | 'aux_prompts' | 'offline' | 'none';
 
 export interface ResolvedAux {
   aux: string | null;
@@ -14,23 +16,22 @@ export interface ResolvedAux {
   note: string | null;
 }
 
-export function usesAux(run: LoadedRun): boolean {
-  const m = run.run.model;
-  return m.text === 'llm-expanded' || (m.text === 'aux-injection' && m.modules.date);
-}
 
 export class AuxResolver {
   readonly usesAux: boolean;
   readonly file: string | null;
+  /** The run trained with the offline expander on the fly: every prompt gets its text. */
+  readonly offline: boolean;
   readonly #index: AuxIndex | null;
   readonly warnings: string[] = [];
 
   constructor(run: LoadedRun) {
-    this.usesAux = usesAux(run);
+    this.usesAux = usesAux(run.run.model);
+    this.offline = this.usesAux && isOfflineAux(run.run.train.auxPrompts);
     let file: string | null = null;
-    if (this.usesAux) {
+    if (this.usesAux && !this.offline) {
       try {
-        file = findAuxPrompts(run.run.data.root, run.run.train.auxPrompts as string | undefined);
+        file = findAuxPrompts(run.run.data.root, run.run.train.auxPrompts);
       } catch (err) {
         this.warnings.push((err as Error).message);
       }
@@ -45,6 +46,7 @@ export class AuxResolver {
       return { aux: given, source: 'request', note };
     }
     if (!this.usesAux) return { aux: null, source: 'none', note: null };
+    if (this.offline) return { aux: offlineAux(prompt), source: 'offline', note: null };
     if (this.#index === null) {
       return { aux: null, source: 'none', note: 'no auxiliary prompts file for this run: segmented without aux (send an aux field, or write one with `tgcnet prompts`)' };
     }

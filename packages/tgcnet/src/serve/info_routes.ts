@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { memory } from '@tgcnet/torch';
 import type { FastifyInstance } from 'fastify';
 import { parameterReport } from '../model/tgcnet.js';
-import type { LoadedRun } from '../train/checkpoint.js';
+import type { LoadedRun } from '../run/checkpoint.js';
 import type { SegmentRouteContext } from './segment_route.js';
 
 /** The segment route's context plus the start time (uptime in /v1/health). */
@@ -37,7 +37,7 @@ export function modelInfo(ctx: InfoRouteContext): Record<string, unknown> {
   const { run } = ctx;
   const c = run.run.model;
   return {
-    preset: (run.run.train.preset as string | undefined) ?? null,
+    preset: run.run.train.preset ?? null,
     config: { encoder: c.encoder, text: c.text, alignment: c.alignment, modules: c.modules, dModel: c.dModel },
     parameters: parameterReport(run.model),
     input: { cnn: c.encoder === 'vit-only' ? null : c.cnnInput, vit: c.encoder === 'cnn-only' ? null : c.vitInput, channels: 'greyscale, any size (resized; masks come back at the input size)' },

@@ -6,7 +6,8 @@ import { manualSeed } from '@tgcnet/torch';
 import { buildConfig } from '../model/config.js';
 import { TgcNet } from '../model/tgcnet.js';
 import { defaultBpePath } from '../paths.js';
-import { type RunConfig, saveCheckpoint, writeRunConfig } from '../train/checkpoint.js';
+import { saveCheckpoint, writeRunRecord } from '../run/checkpoint.js';
+import type { RunRecord } from '../run/record.js';
 import { TGCNET_VERSION } from '../version.js';
 
 export interface RandomRunOptions {
@@ -27,7 +28,7 @@ export function writeRandomRun(dir: string, options: RandomRunOptions): string {
   manualSeed(options.seed ?? 0);
   const model = new TgcNet(config);
   try {
-    const run: RunConfig = {
+    const run: RunRecord = {
       model: config,
       clipSource: null,
       tokenizer,
@@ -36,7 +37,7 @@ export function writeRandomRun(dir: string, options: RandomRunOptions): string {
       createdAt: new Date().toISOString(),
       tgcnetVersion: TGCNET_VERSION,
     };
-    writeRunConfig(dir, run);
+    writeRunRecord(dir, run);
     saveCheckpoint(dir, 'best', { model, run, metrics: options.metrics ?? { note: 'random weights' } });
   } finally {
     model.dispose();

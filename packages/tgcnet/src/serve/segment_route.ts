@@ -5,7 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { maskPng } from '../infer/images_io.js';
 import { segment } from '../infer/segment.js';
-import type { LoadedRun } from '../train/checkpoint.js';
+import type { LoadedRun } from '../run/checkpoint.js';
 import type { AuxResolver } from './aux.js';
 import { ApiError } from './errors.js';
 import { type ImageHeader, type ServeLimits, checkPrompt, decodeGrey, readImageHeader } from './limits.js';

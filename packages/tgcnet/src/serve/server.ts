@@ -1,7 +1,7 @@
 // `tgcnet serve`: load one run, listen (loopback unless told otherwise), and shut down
 // cleanly on SIGINT/SIGTERM: stop accepting, refuse what waits, let the running forward
 // finish, dispose the model.
-import { loadRun } from '../train/checkpoint.js';
+import { loadRun } from '../run/checkpoint.js';
 import { buildApp } from './app.js';
 import { apiKeyFromEnv } from './auth.js';
 import { DEFAULT_LIMITS } from './limits.js';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { defaultBpePath } from '../paths.js';
-import { type LoadedRun, loadRun } from '../train/checkpoint.js';
+import { type LoadedRun, loadRun } from '../run/checkpoint.js';
 import { buildApp, type ServeApp } from './app.js';
 import { writeRandomRun } from './random_run.js';
 

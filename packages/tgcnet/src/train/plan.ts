@@ -67,3 +67,17 @@ export function resizeToBudget(plan: SchedulePlan, m: BudgetMeasurement): Schedu
     estimates: [...plan.estimates, estimate],
   };
 }
+
+/** Where a run stands, saved as last/state.json with every checkpoint. */
+export interface TrainState {
+  epoch: number;
+  /** Batches of `epoch` already done (resume starts at this batch). */
+  batchInEpoch: number;
+  globalStep: number;
+  bestDice: number;
+  bestEpoch: number;
+  epochsWithoutImprovement: number;
+  elapsedSeconds: number;
+  /** The step plan (older runs' state.json lacks it: they followed epochs x batches). */
+  plan: SchedulePlan;
+}

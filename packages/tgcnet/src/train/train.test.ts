@@ -7,7 +7,7 @@ import * as T from '@tgcnet/torch';
 import { writeSynthDataset } from '../data/synth_dataset.js';
 import { evaluateRun } from '../eval/run_eval.js';
 import { defaultBpePath } from '../paths.js';
-import { loadRun } from './checkpoint.js';
+import { loadRun } from '../run/checkpoint.js';
 import { train } from './train.js';
 
 const skip = defaultBpePath() === null ? 'needs ../shared/clip (CLIP BPE vocabulary)' : false;

@@ -1,28 +1,30 @@
 // The training loop: 0.5 Dice + 0.5 BCE, AdamW with warmup + cosine, gradient clipping,
 // validation every epoch, best/last checkpoints, exact resume, early stopping, a time
 // budget, Ctrl-C that saves and exits, progress and a JSONL metrics log.
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadSafetensors, manualSeed, memory, optim, setNumThreads, tidy } from '@tgcnet/torch';
-import { loadClipText, loadClipVision } from '../clip/checkpoint.js';
 import { ClipTokenizer } from '../clip/tokenizer.js';
 import { DEFAULT_AUGMENT, FLIP_ONLY } from '../data/augment.js';
 import { openDataset } from '../data/detect.js';
 import { Loader } from '../data/loader.js';
 import type { CaseRecord, FormatName } from '../data/types.js';
 import { formatProblems, validateDataset } from '../data/validate.js';
+import { type ValHalf, inValHalf } from '../data/val_half.js';
 import { evaluateCases } from '../eval/evaluate.js';
 import { buildConfig } from '../model/config.js';
-import { TgcNet, parameterReport } from '../model/tgcnet.js';
+import { TgcNet, parameterReport, usesAux } from '../model/tgcnet.js';
 import { defaultBpePath } from '../paths.js';
-import { applyAuxPrompts } from '../prompts/store.js';
-import { collate, pixelTextLoss, segmentationLoss } from './batch.js';
-import { type RunConfig, type TrainState, readRunConfig, saveCheckpoint, writeRunConfig } from './checkpoint.js';
-import { type SchedulePlan, epochPlan, resizeToBudget } from './plan.js';
-import { Progress } from './progress.js';
+import { attachAuxTexts, isOfflineAux } from '../prompts/aux_source.js';
 import { fnv1a32 } from '../random.js';
+import { loadWeights, pretrainedClipOf, saveCheckpoint, writeRunRecord } from '../run/checkpoint.js';
 import { collectProvenance } from '../run/provenance.js';
+import { type RunRecord, readJsonFile, readRunRecord } from '../run/record.js';
 import { TGCNET_VERSION } from '../version.js';
+import { collate } from '../model/inputs.js';
+import { pixelTextLoss, segmentationLoss } from './loss.js';
+import { type SchedulePlan, type TrainState, epochPlan, resizeToBudget } from './plan.js';
+import { Progress } from './progress.js';
 
 export interface TrainOptions {
   data: string;
@@ -44,11 +46,15 @@ export interface TrainOptions {
   patience?: number;
   /** true: flips, rotations, scaling, shifts and intensity; 'flip': horizontal flips only (left/right swapped in the prompt); false: none. */
   augment?: boolean | 'flip';
+  /** Validate and select on this hashed half of the validation split only (data/val_half.ts). */
+  valHalf?: ValHalf;
+  /** Probability that a training prompt is reworded and gets typing slips (0: never). */
+  promptAugment?: number;
   skipBad?: boolean;
   /** Use at most this many training / validation cases (quick runs). */
   limitTrain?: number;
   limitVal?: number;
-  /** Auxiliary prompts JSONL (default: <data>/aux_prompts.jsonl when present). */
+  /** Auxiliary prompts JSONL (default: <data>/aux_prompts.jsonl when present), or 'offline': the offline expander on the fly. */
   auxPrompts?: string;
   /** Stop after this many optimizer steps in this invocation (tests of resume). */
   maxSteps?: number;
@@ -96,7 +102,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   }
 
   // ---- configuration and model ----
-  const previous = resuming ? readRunConfig(runDir) : null;
+  const previous = resuming ? readRunRecord(runDir) : null;
   let config = previous?.model ?? buildConfig(options.preset, [...(options.set ?? []), ...(options.clip ? [] : ['clipTrainable=true'])]);
   const clipSource = previous ? previous.clipSource : options.clip ? resolve(options.clip) : null;
   if (clipSource === null && !config.clipTrainable) config = { ...config, clipTrainable: true };
@@ -104,19 +110,17 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   if (!tokenizerPath) throw new Error('no CLIP tokenizer: pass --tokenizer <bpe_simple_vocab_16e6.txt.gz or a folder>, or --clip <folder with vocab.json>');
   const tokenizer = ClipTokenizer.fromPath(tokenizerPath);
   manualSeed(options.seed);
-  const pretrained = clipSource
-    ? { vision: config.encoder === 'cnn-only' ? null : loadClipVision(clipSource).model, text: loadClipText(clipSource).model }
-    : null;
-  const model = new TgcNet(config, pretrained);
+  const model = new TgcNet(config, pretrainedClipOf({ clipSource, model: config }));
   if (clipSource === null) log('tgcnet: no --clip given: the CLIP towers are built from the preset with random weights and trained, not frozen');
   const report = parameterReport(model);
   log(`tgcnet: model ${options.preset}: ${(report.trainable / 1e6).toFixed(2)}M trainable of ${(report.total / 1e6).toFixed(2)}M parameters`);
 
   // ---- data ----
   const dataset = await openDataset(options.data, { format: options.format, splits: ['train', 'val'] });
-  if (config.text === 'llm-expanded' || (config.text === 'aux-injection' && config.modules.date)) {
-    const aux = applyAuxPrompts(dataset.cases, options.data, options.auxPrompts, (m) => log(`tgcnet: warning: ${m}`));
+  if (usesAux(config)) {
+    const aux = attachAuxTexts(dataset.cases, options.data, options.auxPrompts, (m) => log(`tgcnet: warning: ${m}`));
     if (aux.file) log(`tgcnet: auxiliary prompts ${aux.file}: ${aux.attached} attached, ${aux.missing} without`);
+    if (isOfflineAux(options.auxPrompts)) log(`tgcnet: auxiliary prompts: the offline expander, for ${aux.attached} cases (and any paraphrase)`);
   }
   const problems = await validateDataset(dataset, {});
   let cases = dataset.cases;
@@ -135,6 +139,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     log(`tgcnet: no validation split in the data: holding out ${valCases.length} training cases (seeded)`);
   }
   if (options.limitTrain) trainCases = trainCases.slice(0, options.limitTrain);
+  if (options.valHalf) valCases = inValHalf(valCases, options.valHalf);
   if (options.limitVal) valCases = valCases.slice(0, options.limitVal);
   log(`tgcnet: data ${dataset.format} at ${options.data}: ${trainCases.length} train, ${valCases.length} validation cases`);
 
@@ -162,7 +167,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     { lr },
   );
 
-  const run: RunConfig = previous ?? {
+  const run: RunRecord = previous ?? {
     model: config,
     clipSource,
     tokenizer: resolve(tokenizerPath),
@@ -188,22 +193,21 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     optim.warmupCosineFactor(s, { warmupSteps: state.plan.warmupSteps, totalSteps: state.plan.totalSteps, minFactor: 0.01 }),
   );
   if (resuming) {
-    const saved = JSON.parse(readFileSync(join(runDir, 'last', 'state.json'), 'utf8')) as Omit<TrainState, 'plan'> & { plan?: SchedulePlan };
+    const saved = readJsonFile(join(runDir, 'last', 'state.json'), 'training state') as Omit<TrainState, 'plan'> & { plan?: SchedulePlan };
     state = { ...saved, plan: saved.plan ?? epochPlan(batchesPerEpoch, options.epochs) };
     run.resumedBy = [...(run.resumedBy ?? []), collectProvenance()];
-    writeRunConfig(runDir, run);
+    writeRunRecord(runDir, run);
+    loadWeights(model, run, join(runDir, 'last'));
     tidy(() => {
-      const weights = loadSafetensors(join(runDir, 'last', 'model.safetensors'));
-      model.loadStateDict(weights, { strict: false });
       const opt = loadSafetensors(join(runDir, 'last', 'optimizer.safetensors'));
       optimizer.loadStateDict({ step: state.globalStep, tensors: opt });
-      for (const t of [...weights.values(), ...opt.values()]) t.dispose();
+      for (const t of opt.values()) t.dispose();
     });
     schedule.setStep(state.globalStep);
     log(`tgcnet: resuming ${runDir} at epoch ${state.epoch + 1}, batch ${state.batchInEpoch}, step ${state.globalStep}`);
   } else {
     mkdirSync(runDir, { recursive: true });
-    writeRunConfig(runDir, run);
+    writeRunRecord(runDir, run);
   }
   const metricsLog = join(runDir, 'metrics.jsonl');
   const logMetrics = (entry: Record<string, unknown>) => appendFileSync(metricsLog, `${JSON.stringify(entry)}\n`);
@@ -268,7 +272,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         // Every step draws from its own seed: a resumed run replays the same randomness.
         manualSeed((options.seed * 1_000_003 + state.globalStep) >>> 0);
         const loss = tidy(() => {
-          const mb = collate(batch.cases, { config, tokenizer, augment: options.augment === false ? null : options.augment === 'flip' ? FLIP_ONLY : DEFAULT_AUGMENT, seed: options.seed * 7_777_777 + state.globalStep });
+          const mb = collate(batch.cases, {
+            config,
+            tokenizer,
+            augment: options.augment === false ? null : options.augment === 'flip' ? FLIP_ONLY : DEFAULT_AUGMENT,
+            seed: options.seed * 7_777_777 + state.globalStep,
+            promptAugment: options.promptAugment,
+          });
           const { logits, textLoss, pixelTextLogits } = model.forwardTrain(mb.inputs);
           let loss = segmentationLoss(logits, mb.masks!).loss;
           if (textLoss) loss = loss.add(textLoss);

@@ -1,0 +1,77 @@
+// What a run folder says about itself (config.json): the model configuration, where its text
+// and CLIP came from, how it was trained, on what, and by what code on which machine. One
+// zod schema, read by training (resume), evaluation, prediction and serving alike, so a
+// field is typed once and a broken file is refused with the file and the field named.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { TgcConfig } from '../model/config.js';
+import { Provenance } from './provenance.js';
+
+/** The training options a run records (a few older runs hold more fields; they are kept as they are). */
+export const TrainRecord = z
+  .object({
+    preset: z.string().optional(),
+    set: z.array(z.string()).optional(),
+    epochs: z.number().int().positive().optional(),
+    batch: z.number().int().positive().optional(),
+    lr: z.number().positive().optional(),
+    weightDecay: z.number().nonnegative().optional(),
+    maxMinutes: z.number().positive().optional(),
+    seed: z.number().int().nonnegative().optional(),
+    patience: z.number().int().nonnegative().optional(),
+    augment: z.union([z.boolean(), z.literal('flip')]).optional(),
+    promptAugment: z.number().min(0).max(1).optional(),
+    valHalf: z.enum(['a', 'b']).optional(),
+    limitTrain: z.number().int().positive().optional(),
+    limitVal: z.number().int().positive().optional(),
+    /** An auxiliary prompts file, or 'offline' (the expander on the fly). */
+    auxPrompts: z.string().optional(),
+    threads: z.number().int().positive().optional(),
+    note: z.string().optional(),
+  })
+  .passthrough();
+export type TrainRecord = z.infer<typeof TrainRecord>;
+
+export const RunRecord = z.object({
+  model: TgcConfig,
+  /** Where the frozen, pretrained CLIP came from (its weights are not in checkpoints), or null. */
+  clipSource: z.string().nullable(),
+  /** The tokenizer files (a folder, tokenizer.json or OpenAI's BPE file). */
+  tokenizer: z.string(),
+  train: TrainRecord,
+  data: z.object({ root: z.string(), format: z.string() }),
+  createdAt: z.string(),
+  tgcnetVersion: z.string(),
+  /** Code, engine, machine and command of the run's first invocation (absent in older runs). */
+  provenance: Provenance.optional(),
+  /** Each --resume appends the provenance of the invocation that continued the run. */
+  resumedBy: z.array(Provenance).optional(),
+});
+export type RunRecord = z.infer<typeof RunRecord>;
+
+/** Reads a JSON file, naming it when it is missing or broken. */
+export function readJsonFile(path: string, what: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new Error(`${path} is not valid JSON (${(err as Error).message}): the ${what} is damaged; restore it or start a new run`);
+  }
+}
+
+export function readRunRecord(runDir: string): RunRecord {
+  const path = join(runDir, 'config.json');
+  if (!existsSync(path)) throw new Error(`${runDir} is not a tgcnet run folder (no config.json): pass the folder train --out wrote`);
+  const r = RunRecord.safeParse(readJsonFile(path, 'run config'));
+  if (!r.success) {
+    const issues = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new Error(`${path}: not a valid run config: ${issues}`);
+  }
+  return r.data;
+}
