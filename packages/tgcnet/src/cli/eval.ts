@@ -17,6 +17,8 @@ export async function evalCommand(o: Record<string, unknown>): Promise<void> {
     limit: o.limit as number | undefined,
     auxPrompts: o.auxPrompts as string | undefined,
     valHalf: o.valHalf as 'a' | 'b' | undefined,
+    clip: o.clip as string | undefined,
+    tokenizer: o.tokenizer as string | undefined,
   });
   if (o.json) {
     process.stdout.write(`${JSON.stringify(r)}\n`);

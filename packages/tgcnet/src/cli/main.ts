@@ -186,6 +186,8 @@ export function buildProgram(): Command {
     .option('--limit <n>', 'evaluate at most n cases', positiveInt)
     .option('--aux-prompts <file|offline>', 'auxiliary prompts JSONL or offline (default: what the run trained with, else <data>/aux_prompts.jsonl)')
     .addOption(new Option('--val-half <a|b>', 'evaluate one fixed, hashed half of the split (select on a, report on b)').choices(['a', 'b']))
+    .option('--clip <path>', 'the pretrained CLIP for a run that froze one, when it is not where the run recorded it')
+    .option('--tokenizer <path>', 'tokenizer files, instead of the run\'s own copy')
     .option('--json', 'print JSON')
     .action(async (opts: Record<string, unknown>) => {
       const { evalCommand } = await import('./eval.js');
@@ -203,6 +205,8 @@ export function buildProgram(): Command {
     .requiredOption('--out <path>', 'mask .png (images) or .nii.gz (volumes); a folder for the batch form (masks + predictions.csv)')
     .option('--overlay <file>', 'also write the image with the mask overlaid (a volume: its slice with the largest mask)')
     .option('--window <ct|percentile|lo,hi>', 'NIfTI intensity window: ct = [-160, 240] HU as the MSD loader, percentile = 0.5..99.5%', 'ct')
+    .option('--clip <path>', 'the pretrained CLIP for a run that froze one, when it is not where the run recorded it')
+    .option('--tokenizer <path>', 'tokenizer files, instead of the run\'s own copy')
     .option('--json', 'print JSON (area, mean probability)')
     .action(async (opts: import('./predict.js').PredictOptions) => {
       const { predictCommand } = await import('./predict.js');
@@ -220,9 +224,22 @@ export function buildProgram(): Command {
     .option('--max-body-mb <n>', 'largest request body, MB', Number, 20)
     .option('--max-pixels <n>', 'largest image, width x height (checked from the header, before decoding)', positiveInt, 25_000_000)
     .option('--max-prompt-chars <n>', 'longest prompt or aux text, characters', positiveInt, 2000)
-    .action(async (opts: { checkpoint: string; host: string; port: number; apiKeyEnv?: string; queue: number; maxBodyMb: number; maxPixels: number; maxPromptChars: number }) => {
+    .option('--clip <path>', 'the pretrained CLIP for a run that froze one, when it is not where the run recorded it')
+    .option('--tokenizer <path>', 'tokenizer files, instead of the run\'s own copy')
+    .action(async (opts: { checkpoint: string; host: string; port: number; apiKeyEnv?: string; queue: number; maxBodyMb: number; maxPixels: number; maxPromptChars: number; clip?: string; tokenizer?: string }) => {
       const { serveCommand } = await import('../serve/server.js');
       await serveCommand({ ...opts, checkpoint: checkpointOrExplain(opts.checkpoint) });
+    });
+
+  program
+    .command('export')
+    .description('write a trained model as a self-contained folder: weights, config, tokenizer, aux prompts, CLIP when frozen, a model card')
+    .requiredOption('--checkpoint <path>', 'run folder (its best/ checkpoint) or a checkpoint folder inside it')
+    .requiredOption('--out <dir>', 'the folder to create (never written over)')
+    .option('--json', 'print JSON')
+    .action(async (opts: { checkpoint: string; out: string; json?: boolean }) => {
+      const { exportCommand } = await import('./export.js');
+      exportCommand(opts);
     });
 
   const model = program.command('model').description('the TGC-Net model: presets, ablations, parameter counts');

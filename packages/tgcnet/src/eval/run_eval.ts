@@ -10,12 +10,12 @@ import type { CaseRecord, FormatName, Split } from '../data/types.js';
 import { formatProblems, validateDataset } from '../data/validate.js';
 import { attachAuxTexts, isOfflineAux } from '../prompts/aux_source.js';
 import { type Provenance, collectProvenance } from '../run/provenance.js';
-import { loadRun } from '../run/checkpoint.js';
+import { type RunOverrides, loadRun, runAuxSpec } from '../run/checkpoint.js';
 import { type Evaluation, type PromptOverride, evaluateCases } from './evaluate.js';
 import { diceOf } from './metrics.js';
 import { type ReportCase, writeReport } from './report.js';
 
-export interface EvalOptions {
+export interface EvalOptions extends RunOverrides {
   checkpoint: string;
   data: string;
   split: Split;
@@ -68,14 +68,14 @@ export function shuffledPrompts(cases: readonly CaseRecord[], seed: number): Map
 }
 
 export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
-  const loaded = loadRun(options.checkpoint);
+  const loaded = loadRun(options.checkpoint, { clip: options.clip, tokenizer: options.tokenizer });
   try {
     const dataset = await openDataset(options.data, { format: options.format, splits: [options.split] });
     let cases = inValHalf(dataset.cases.filter((c) => c.split === options.split), options.valHalf);
     if (cases.length === 0) throw new Error(`${options.data}: no '${options.split}' cases (format ${dataset.format})`);
     const model = loaded.run.model;
     if (usesAux(model)) {
-      const explicit = options.auxPrompts ?? loaded.run.train.auxPrompts;
+      const explicit = options.auxPrompts ?? runAuxSpec(loaded);
       attachAuxTexts(cases, options.data, isOfflineAux(explicit) || (explicit && existsSync(explicit)) ? explicit : undefined);
     }
     const problems = await validateDataset({ ...dataset, cases }, {});

@@ -8,7 +8,7 @@ import { decodeNifti, describeError, isNiftiPath, loadImage, readNiftiHeaderBloc
 import { niftiMaskBytes } from '../data/nifti_mask.js';
 import { auxTextFor } from '../prompts/aux_source.js';
 import { usesAux } from '../model/tgcnet.js';
-import type { LoadedRun } from '../run/checkpoint.js';
+import { type LoadedRun, runAuxSpec } from '../run/checkpoint.js';
 import { writeFileAtomic } from './atomic.js';
 import { maskPng, overlayImage } from './images_io.js';
 import type { PredictCase } from './predict_inputs.js';
@@ -54,7 +54,7 @@ export function resolveAux(run: LoadedRun, text: string, aux: string | null): st
     process.stderr.write(`tgcnet: warning: ${message}\n`);
   };
   try {
-    return auxTextFor(text, { dataRoot: run.run.data.root, spec: run.run.train.auxPrompts, warn });
+    return auxTextFor(text, { dataRoot: run.run.data.root, spec: runAuxSpec(run), warn });
   } catch {
     return null; // no stored description: the model handles a case without one (DATE adds nothing)
   }

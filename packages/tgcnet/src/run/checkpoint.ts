@@ -8,6 +8,7 @@ import { type Tensor, loadSafetensors, saveSafetensors, tidy } from '@tgcnet/tor
 import { loadClipText, loadClipVision } from '../clip/checkpoint.js';
 import { ClipTokenizer } from '../clip/tokenizer.js';
 import { type PretrainedClip, TgcNet } from '../model/tgcnet.js';
+import { bundledAuxFile, runPath } from './portable.js';
 import { type RunRecord, readJsonFile, readRunRecord } from './record.js';
 
 function writeJsonAtomic(path: string, value: unknown): void {
@@ -108,10 +109,38 @@ export function loadWeights(model: TgcNet, run: RunRecord, checkpointDir: string
   });
 }
 
+/** Files a run records that a user may point elsewhere (a copied run, another machine). */
+export interface RunOverrides {
+  /** The pretrained CLIP (Hugging Face folder or .safetensors) for a run that froze one. */
+  clip?: string;
+  /** The tokenizer files (folder, tokenizer.json or bpe_simple_vocab_16e6.txt.gz). */
+  tokenizer?: string;
+}
+
+/** The run's tokenizer: the override, else its own copy (or the path an older run recorded). */
+export function runTokenizerPath(runDir: string, run: RunRecord, overrides: RunOverrides = {}): string {
+  if (overrides.tokenizer) {
+    if (!existsSync(overrides.tokenizer)) throw new Error(`--tokenizer ${overrides.tokenizer} does not exist`);
+    return overrides.tokenizer;
+  }
+  const path = runPath(runDir, run.tokenizer);
+  if (!existsSync(path)) {
+    throw new Error(`${runDir}: its tokenizer ${path} is missing (runs made before tokenizers were copied into them point outside): pass --tokenizer <bpe_simple_vocab_16e6.txt.gz or a folder>`);
+  }
+  return path;
+}
+
 /** Rebuilds the model of a run (CLIP from its source when frozen) and loads the weights. */
-export function loadRun(path: string): LoadedRun {
+export function loadRun(path: string, overrides: RunOverrides = {}): LoadedRun {
   const { runDir, checkpointDir } = resolveCheckpoint(path);
-  const run = readRunRecord(runDir);
+  const recorded = readRunRecord(runDir);
+  // An export carries its CLIP in clip/ (stored relative); a run points at where it was.
+  const clipPath = recorded.clipSource === null ? null : runPath(runDir, recorded.clipSource);
+  if (clipPath !== null && !overrides.clip && !existsSync(clipPath)) {
+    throw new Error(`${runDir} froze a pretrained CLIP from ${clipPath}, which is not here (runs do not copy its weights; \`tgcnet export\` does): pass --clip <folder or .safetensors>`);
+  }
+  const run = clipPath === null ? recorded : { ...recorded, clipSource: overrides.clip ? resolve(overrides.clip) : clipPath };
+  const tokenizer = ClipTokenizer.fromPath(runTokenizerPath(runDir, run, overrides));
   const model = new TgcNet(run.model, pretrainedClipOf(run));
   try {
     loadWeights(model, run, checkpointDir);
@@ -122,5 +151,16 @@ export function loadRun(path: string): LoadedRun {
   const metricsPath = join(checkpointDir, 'metrics.json');
   const metrics = existsSync(metricsPath) ? (readJsonFile(metricsPath, 'checkpoint metrics') as Record<string, unknown>) : {};
   model.eval();
-  return { model, run, tokenizer: ClipTokenizer.fromPath(run.tokenizer), checkpointDir, runDir, metrics };
+  return { model, run, tokenizer, checkpointDir, runDir, metrics };
+}
+
+/**
+ * Where a run's auxiliary texts come from now: 'offline', the run's own copy of its prompts
+ * file, else what it recorded (a path, or nothing: the file beside its dataset, if any).
+ */
+export function runAuxSpec(loaded: Pick<LoadedRun, 'run' | 'runDir'>): string | undefined {
+  const recorded = loaded.run.train.auxPrompts;
+  if (recorded === 'offline') return recorded;
+  const own = bundledAuxFile(loaded.runDir);
+  return existsSync(own) ? own : recorded;
 }

@@ -2,7 +2,7 @@
 // training used, else <data>/aux_prompts.jsonl), read once at start-up, looked up by exact
 // then normalised prompt, as `predict` does. A miss is not an error: the model runs
 // without aux (DATE then adds nothing), and the answer says so.
-import type { LoadedRun } from '../run/checkpoint.js';
+import { type LoadedRun, runAuxSpec } from '../run/checkpoint.js';
 import { isOfflineAux, offlineAux } from '../prompts/aux_source.js';
 import { usesAux } from '../model/tgcnet.js';
 import { AuxIndex, findAuxPrompts, readAuxPrompts } from '../prompts/store.js';
@@ -27,11 +27,12 @@ export class AuxResolver {
 
   constructor(run: LoadedRun) {
     this.usesAux = usesAux(run.run.model);
-    this.offline = this.usesAux && isOfflineAux(run.run.train.auxPrompts);
+    const spec = runAuxSpec(run);
+    this.offline = this.usesAux && isOfflineAux(spec);
     let file: string | null = null;
     if (this.usesAux && !this.offline) {
       try {
-        file = findAuxPrompts(run.run.data.root, run.run.train.auxPrompts);
+        file = findAuxPrompts(run.run.data.root, spec);
       } catch (err) {
         this.warnings.push((err as Error).message);
       }

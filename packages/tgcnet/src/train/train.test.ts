@@ -100,3 +100,60 @@ test('predict gives the same mask as the evaluation path', { skip }, async () =>
   assert.deepEqual(Array.from(seg.mask), Array.from(predicted[0]));
   run.model.dispose();
 });
+
+test('a run folder travels: copied elsewhere it predicts the same masks, with its own tokenizer', { skip }, async () => {
+  const { cpSync, readFileSync: read } = await import('node:fs');
+  const { loadImage } = await import('../data/images.js');
+  const { openDataset } = await import('../data/detect.js');
+  const { segment } = await import('../infer/segment.js');
+  const original = join(dir, 'run-a');
+  const record = JSON.parse(read(join(original, 'config.json'), 'utf8'));
+  assert.equal(record.tokenizer, 'tokenizer/bpe_simple_vocab_16e6.txt.gz', 'stored relative to the run');
+  const moved = join(dir, 'elsewhere', 'copied-run');
+  cpSync(original, moved, { recursive: true });
+  const ds = await openDataset(data, { splits: ['test'] });
+  const image = await loadImage(ds.cases[0].image);
+  const masks: number[][] = [];
+  for (const where of [original, moved]) {
+    const run = loadRun(where);
+    assert.ok(run.runDir.startsWith(where));
+    masks.push(Array.from((await segment(run, image, ds.cases[0].text)).mask));
+    run.model.dispose();
+  }
+  assert.deepEqual(masks[1], masks[0]);
+  // Without its tokenizer the run names the file and the flag that replaces it.
+  rmSync(join(moved, 'tokenizer'), { recursive: true });
+  assert.throws(() => loadRun(moved), /its tokenizer .*tokenizer\/bpe_simple_vocab_16e6\.txt\.gz is missing.*--tokenizer/);
+  const run = loadRun(moved, { tokenizer: defaultBpePath()! });
+  run.model.dispose();
+});
+
+test('export: a self-contained folder with a model card that predicts like its run, with a frozen CLIP carried along', { skip }, async () => {
+  const { readFileSync: read } = await import('node:fs');
+  const { exportRun } = await import('../run/export.js');
+  const { writeRandomClip } = await import('../clip/init.js');
+  const { loadImage } = await import('../data/images.js');
+  const { openDataset } = await import('../data/detect.js');
+  const { segment } = await import('../infer/segment.js');
+  // A run that froze a (random) pretrained CLIP: its weights live outside the run.
+  const clip = join(dir, 'clip-tiny');
+  writeRandomClip(clip, { preset: 'tiny', seed: 1, bpePath: defaultBpePath()! });
+  const frozen = join(dir, 'run-frozen');
+  await train({ ...base, epochs: 1, out: frozen, clip });
+  const out = join(dir, 'exported');
+  const r = exportRun(frozen, out);
+  assert.ok(['README.md', 'best/model.safetensors', 'config.json', 'clip/model.safetensors', 'clip/config.json'].every((f) => r.files.includes(f)), r.files.join(' '));
+  assert.match(read(join(out, 'README.md'), 'utf8'), /Not a medical device/);
+  assert.equal(JSON.parse(read(join(out, 'config.json'), 'utf8')).clipSource, 'clip');
+  rmSync(clip, { recursive: true });
+  assert.throws(() => loadRun(frozen), /froze a pretrained CLIP from .*clip-tiny, which is not here.*--clip/);
+  const ds = await openDataset(data, { splits: ['test'] });
+  const image = await loadImage(ds.cases[0].image);
+  const exported = loadRun(out);
+  const mask = (await segment(exported, image, ds.cases[0].text)).mask;
+  exported.model.dispose();
+  const viaClip = loadRun(frozen, { clip: join(out, 'clip') });
+  assert.deepEqual(Array.from((await segment(viaClip, image, ds.cases[0].text)).mask), Array.from(mask));
+  viaClip.model.dispose();
+  assert.throws(() => exportRun(frozen, out), /already exists/);
+});

@@ -18,6 +18,7 @@ import { defaultBpePath } from '../paths.js';
 import { attachAuxTexts, isOfflineAux } from '../prompts/aux_source.js';
 import { fnv1a32 } from '../random.js';
 import { loadWeights, pretrainedClipOf, saveCheckpoint, writeRunRecord } from '../run/checkpoint.js';
+import { bundleAuxFile, bundleClipConfig, bundleTokenizer, runPath } from '../run/portable.js';
 import { collectProvenance } from '../run/provenance.js';
 import { type RunRecord, readJsonFile, readRunRecord } from '../run/record.js';
 import { TGCNET_VERSION } from '../version.js';
@@ -106,7 +107,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   let config = previous?.model ?? buildConfig(options.preset, [...(options.set ?? []), ...(options.clip ? [] : ['clipTrainable=true'])]);
   const clipSource = previous ? previous.clipSource : options.clip ? resolve(options.clip) : null;
   if (clipSource === null && !config.clipTrainable) config = { ...config, clipTrainable: true };
-  const tokenizerPath = previous?.tokenizer ?? options.tokenizer ?? clipSource ?? defaultBpePath();
+  const tokenizerPath = previous ? runPath(runDir, previous.tokenizer) : (options.tokenizer ?? clipSource ?? defaultBpePath());
   if (!tokenizerPath) throw new Error('no CLIP tokenizer: pass --tokenizer <bpe_simple_vocab_16e6.txt.gz or a folder>, or --clip <folder with vocab.json>');
   const tokenizer = ClipTokenizer.fromPath(tokenizerPath);
   manualSeed(options.seed);
@@ -117,9 +118,11 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
   // ---- data ----
   const dataset = await openDataset(options.data, { format: options.format, splits: ['train', 'val'] });
+  let auxFile: string | null = null;
   if (usesAux(config)) {
     const aux = attachAuxTexts(dataset.cases, options.data, options.auxPrompts, (m) => log(`tgcnet: warning: ${m}`));
     if (aux.file) log(`tgcnet: auxiliary prompts ${aux.file}: ${aux.attached} attached, ${aux.missing} without`);
+    auxFile = aux.file;
     if (isOfflineAux(options.auxPrompts)) log(`tgcnet: auxiliary prompts: the offline expander, for ${aux.attached} cases (and any paraphrase)`);
   }
   const problems = await validateDataset(dataset, {});
@@ -207,6 +210,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     log(`tgcnet: resuming ${runDir} at epoch ${state.epoch + 1}, batch ${state.batchInEpoch}, step ${state.globalStep}`);
   } else {
     mkdirSync(runDir, { recursive: true });
+    // What predict, eval and serve need besides the weights travels with the run (run/portable.ts).
+    run.tokenizer = bundleTokenizer(runDir, tokenizerPath);
+    if (clipSource) bundleClipConfig(runDir, clipSource);
+    if (auxFile && !previous) bundleAuxFile(runDir, auxFile);
     writeRunRecord(runDir, run);
   }
   const metricsLog = join(runDir, 'metrics.jsonl');
