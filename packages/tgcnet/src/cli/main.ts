@@ -146,7 +146,7 @@ export function buildProgram(): Command {
     .option('--preset <name>', 'paper, b16, small or tiny', 'small')
     .option('--set <key=value>', 'override a config field (repeatable)', collect, [])
     .requiredOption('--out <dir>', 'run folder, e.g. runs/small')
-    .option('--clip <path>', 'pretrained CLIP (Hugging Face folder or .safetensors); frozen. Without it CLIP is random and trained')
+    .option('--clip <path|org/name>', 'pretrained CLIP, frozen: a Hugging Face folder, a .safetensors file, or a hub name such as openai/clip-vit-base-patch16[@revision] (fetched into the Hugging Face cache; HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE honoured). Without it CLIP is random and trained')
     .option('--tokenizer <path>', 'CLIP tokenizer files (default: from --clip, else ../shared/clip)')
     .option('--epochs <n>', 'epochs', positiveInt, 20)
     .option('--batch <n>', 'batch size', positiveInt, 8)
@@ -186,7 +186,7 @@ export function buildProgram(): Command {
     .option('--limit <n>', 'evaluate at most n cases', positiveInt)
     .option('--aux-prompts <file|offline>', 'auxiliary prompts JSONL or offline (default: what the run trained with, else <data>/aux_prompts.jsonl)')
     .addOption(new Option('--val-half <a|b>', 'evaluate one fixed, hashed half of the split (select on a, report on b)').choices(['a', 'b']))
-    .option('--clip <path>', 'the pretrained CLIP for a run that froze one, when it is not where the run recorded it')
+    .option('--clip <path>', 'the pretrained CLIP for a run that froze one, when it is not where the run recorded it: a folder, a .safetensors file or a hub name (org/name[@revision])')
     .option('--tokenizer <path>', 'tokenizer files, instead of the run\'s own copy')
     .option('--json', 'print JSON')
     .action(async (opts: Record<string, unknown>) => {
@@ -205,7 +205,7 @@ export function buildProgram(): Command {
     .requiredOption('--out <path>', 'mask .png (images) or .nii.gz (volumes); a folder for the batch form (masks + predictions.csv)')
     .option('--overlay <file>', 'also write the image with the mask overlaid (a volume: its slice with the largest mask)')
     .option('--window <ct|percentile|lo,hi>', 'NIfTI intensity window: ct = [-160, 240] HU as the MSD loader, percentile = 0.5..99.5%', 'ct')
-    .option('--clip <path>', 'the pretrained CLIP for a run that froze one, when it is not where the run recorded it')
+    .option('--clip <path>', 'the pretrained CLIP for a run that froze one, when it is not where the run recorded it: a folder, a .safetensors file or a hub name (org/name[@revision])')
     .option('--tokenizer <path>', 'tokenizer files, instead of the run\'s own copy')
     .option('--json', 'print JSON (area, mean probability)')
     .action(async (opts: import('./predict.js').PredictOptions) => {
@@ -224,7 +224,7 @@ export function buildProgram(): Command {
     .option('--max-body-mb <n>', 'largest request body, MB', Number, 20)
     .option('--max-pixels <n>', 'largest image, width x height (checked from the header, before decoding)', positiveInt, 25_000_000)
     .option('--max-prompt-chars <n>', 'longest prompt or aux text, characters', positiveInt, 2000)
-    .option('--clip <path>', 'the pretrained CLIP for a run that froze one, when it is not where the run recorded it')
+    .option('--clip <path>', 'the pretrained CLIP for a run that froze one, when it is not where the run recorded it: a folder, a .safetensors file or a hub name (org/name[@revision])')
     .option('--tokenizer <path>', 'tokenizer files, instead of the run\'s own copy')
     .action(async (opts: { checkpoint: string; host: string; port: number; apiKeyEnv?: string; queue: number; maxBodyMb: number; maxPixels: number; maxPromptChars: number; clip?: string; tokenizer?: string }) => {
       const { serveCommand } = await import('../serve/server.js');

@@ -10,6 +10,7 @@ import type { WindowChoice } from '../data/formats/msd.js';
 import { predictBatch } from '../infer/predict_batch.js';
 import { type PredictResult, predictCase } from '../infer/predict_case.js';
 import { type PredictCase, casesFromFolder, casesFromManifest, inputStem } from '../infer/predict_inputs.js';
+import { resolveClipArg } from '../clip/hub.js';
 import { type RunOverrides, loadRun } from '../run/checkpoint.js';
 
 export interface PredictOptions extends RunOverrides {
@@ -59,7 +60,8 @@ export async function predict(opts: PredictOptions, log: (line: string) => void 
   else if (isFolder) cases = casesFromFolder(opts.image!, opts.text!, opts.aux ?? null);
   else cases = [{ id: inputStem(opts.image!), image: opts.image!, text: opts.text!, aux: opts.aux ?? null }];
 
-  const run = loadRun(opts.checkpoint, { clip: opts.clip, tokenizer: opts.tokenizer });
+  const clip = opts.clip ? (await resolveClipArg(opts.clip)).path : undefined;
+  const run = loadRun(opts.checkpoint, { clip, tokenizer: opts.tokenizer });
   try {
     if (!opts.manifest && !isFolder) {
       const r = await predictCase(run, cases[0], opts.out, { window, overlay: opts.overlay });

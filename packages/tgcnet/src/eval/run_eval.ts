@@ -10,6 +10,7 @@ import type { CaseRecord, FormatName, Split } from '../data/types.js';
 import { formatProblems, validateDataset } from '../data/validate.js';
 import { attachAuxTexts, isOfflineAux } from '../prompts/aux_source.js';
 import { type Provenance, collectProvenance } from '../run/provenance.js';
+import { resolveClipArg } from '../clip/hub.js';
 import { type RunOverrides, loadRun, runAuxSpec } from '../run/checkpoint.js';
 import { type Evaluation, type PromptOverride, evaluateCases } from './evaluate.js';
 import { diceOf } from './metrics.js';
@@ -68,7 +69,8 @@ export function shuffledPrompts(cases: readonly CaseRecord[], seed: number): Map
 }
 
 export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
-  const loaded = loadRun(options.checkpoint, { clip: options.clip, tokenizer: options.tokenizer });
+  const clip = options.clip ? (await resolveClipArg(options.clip)).path : undefined;
+  const loaded = loadRun(options.checkpoint, { clip, tokenizer: options.tokenizer });
   try {
     const dataset = await openDataset(options.data, { format: options.format, splits: [options.split] });
     let cases = inValHalf(dataset.cases.filter((c) => c.split === options.split), options.valHalf);

@@ -137,7 +137,8 @@ export function loadRun(path: string, overrides: RunOverrides = {}): LoadedRun {
   // An export carries its CLIP in clip/ (stored relative); a run points at where it was.
   const clipPath = recorded.clipSource === null ? null : runPath(runDir, recorded.clipSource);
   if (clipPath !== null && !overrides.clip && !existsSync(clipPath)) {
-    throw new Error(`${runDir} froze a pretrained CLIP from ${clipPath}, which is not here (runs do not copy its weights; \`tgcnet export\` does): pass --clip <folder or .safetensors>`);
+    const byName = recorded.clipHub ? ` or --clip ${recorded.clipHub.repo}@${recorded.clipHub.commit} (the revision it trained with)` : '';
+    throw new Error(`${runDir} froze a pretrained CLIP from ${clipPath}, which is not here (runs do not copy its weights; \`tgcnet export\` does): pass --clip <folder or .safetensors>${byName}`);
   }
   const run = clipPath === null ? recorded : { ...recorded, clipSource: overrides.clip ? resolve(overrides.clip) : clipPath };
   const tokenizer = ClipTokenizer.fromPath(runTokenizerPath(runDir, run, overrides));

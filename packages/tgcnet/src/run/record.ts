@@ -43,6 +43,8 @@ export const RunRecord = z.object({
   data: z.object({ root: z.string(), format: z.string() }),
   createdAt: z.string(),
   tgcnetVersion: z.string(),
+  /** The hub repository and the exact commit a pretrained CLIP given by name came from. */
+  clipHub: z.object({ repo: z.string(), commit: z.string() }).optional(),
   /** Code, engine, machine and command of the run's first invocation (absent in older runs). */
   provenance: Provenance.optional(),
   /** Each --resume appends the provenance of the invocation that continued the run. */

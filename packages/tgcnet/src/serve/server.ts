@@ -1,6 +1,7 @@
 // `tgcnet serve`: load one run, listen (loopback unless told otherwise), and shut down
 // cleanly on SIGINT/SIGTERM: stop accepting, refuse what waits, let the running forward
 // finish, dispose the model.
+import { resolveClipArg } from '../clip/hub.js';
 import { type RunOverrides, loadRun } from '../run/checkpoint.js';
 import { buildApp } from './app.js';
 import { apiKeyFromEnv } from './auth.js';
@@ -28,7 +29,8 @@ export async function serveCommand(opts: ServeOptions): Promise<void> {
     throw new Error(`--max-body-mb ${opts.maxBodyMb}: expected a positive number of megabytes, e.g. 20`);
   }
   const apiKey = opts.apiKeyEnv ? apiKeyFromEnv(opts.apiKeyEnv) : null;
-  const run = loadRun(opts.checkpoint, { clip: opts.clip, tokenizer: opts.tokenizer });
+  const clip = opts.clip ? (await resolveClipArg(opts.clip)).path : undefined;
+  const run = loadRun(opts.checkpoint, { clip, tokenizer: opts.tokenizer });
   let served: Awaited<ReturnType<typeof buildApp>>;
   try {
     served = await buildApp(run, {

@@ -4,6 +4,7 @@
 import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadSafetensors, manualSeed, memory, optim, setNumThreads, tidy } from '@tgcnet/torch';
+import { resolveClipArg } from '../clip/hub.js';
 import { ClipTokenizer } from '../clip/tokenizer.js';
 import { DEFAULT_AUGMENT, FLIP_ONLY } from '../data/augment.js';
 import { openDataset } from '../data/detect.js';
@@ -105,7 +106,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   // ---- configuration and model ----
   const previous = resuming ? readRunRecord(runDir) : null;
   let config = previous?.model ?? buildConfig(options.preset, [...(options.set ?? []), ...(options.clip ? [] : ['clipTrainable=true'])]);
-  const clipSource = previous ? previous.clipSource : options.clip ? resolve(options.clip) : null;
+  const clipArg = !previous && options.clip ? await resolveClipArg(options.clip, log) : null;
+  const clipSource = previous ? previous.clipSource : clipArg ? resolve(clipArg.path) : null;
   if (clipSource === null && !config.clipTrainable) config = { ...config, clipTrainable: true };
   const tokenizerPath = previous ? runPath(runDir, previous.tokenizer) : (options.tokenizer ?? clipSource ?? defaultBpePath());
   if (!tokenizerPath) throw new Error('no CLIP tokenizer: pass --tokenizer <bpe_simple_vocab_16e6.txt.gz or a folder>, or --clip <folder with vocab.json>');
@@ -178,6 +180,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     data: { root: resolve(options.data), format: dataset.format },
     createdAt: new Date().toISOString(),
     tgcnetVersion: TGCNET_VERSION,
+    ...(clipArg?.hub ? { clipHub: clipArg.hub } : {}),
     provenance: collectProvenance(),
   };
   let state: TrainState = {
