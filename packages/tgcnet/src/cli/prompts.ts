@@ -5,7 +5,7 @@ import type { FormatName } from '../data/types.js';
 import { GenerateError, type GenerateResult, datasetPrompts, generateAuxPrompts, guessDatasetModality, llmGenerator, offlineGenerator } from '../prompts/collect.js';
 import { MODALITIES, type Modality } from '../prompts/glossary.js';
 import { ChatClient } from '../prompts/llm_client.js';
-import { defaultAuxPromptsPath } from '../prompts/store.js';
+import { defaultAuxPromptsPath } from '../prompts/aux_prompts.js';
 import { loadTemplate } from '../prompts/template.js';
 
 export interface PromptsCommandOptions {

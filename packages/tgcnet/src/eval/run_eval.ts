@@ -8,10 +8,10 @@ import { type ValHalf, inValHalf } from '../data/val_half.js';
 import { mulberry32 } from '../random.js';
 import type { CaseRecord, FormatName, Split } from '../data/types.js';
 import { formatProblems, validateDataset } from '../data/validate.js';
-import { attachAuxTexts, isOfflineAux } from '../prompts/aux_source.js';
 import { type Provenance, collectProvenance } from '../run/provenance.js';
 import { resolveClipArg } from '../clip/hub.js';
-import { type RunOverrides, loadRun, runAuxSpec } from '../run/checkpoint.js';
+import { warnToStderr } from '../prompts/store.js';
+import { type RunOverrides, loadRun, openRunAux } from '../run/checkpoint.js';
 import { type Evaluation, type PromptOverride, evaluateCases } from './evaluate.js';
 import { diceOf } from './metrics.js';
 import { type ReportCase, writeReport } from './report.js';
@@ -77,8 +77,9 @@ export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
     if (cases.length === 0) throw new Error(`${options.data}: no '${options.split}' cases (format ${dataset.format})`);
     const model = loaded.run.model;
     if (usesAux(model)) {
-      const explicit = options.auxPrompts ?? runAuxSpec(loaded);
-      attachAuxTexts(cases, options.data, isOfflineAux(explicit) || (explicit && existsSync(explicit)) ? explicit : undefined);
+      const auxPrompts = openRunAux(loaded, options.auxPrompts, warnToStderr);
+      const missing = auxPrompts.missingWarning(auxPrompts.attach(cases));
+      if (missing) warnToStderr(missing);
     }
     const problems = await validateDataset({ ...dataset, cases }, {});
     if (problems.length > 0) {

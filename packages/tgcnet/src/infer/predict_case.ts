@@ -6,9 +6,9 @@ import { gzip } from 'node:zlib';
 import { type WindowChoice, volumeWindow } from '../data/formats/msd.js';
 import { decodeNifti, describeError, isNiftiPath, loadImage, readNiftiHeaderBlock, windowSlice } from '../data/images.js';
 import { niftiMaskBytes } from '../data/nifti_mask.js';
-import { auxTextFor } from '../prompts/aux_source.js';
+import { AuxPrompts } from '../prompts/aux_prompts.js';
 import { usesAux } from '../model/tgcnet.js';
-import { type LoadedRun, runAuxSpec } from '../run/checkpoint.js';
+import { type LoadedRun, openRunAux } from '../run/checkpoint.js';
 import { writeFileAtomic } from './atomic.js';
 import { maskPng, overlayImage } from './images_io.js';
 import type { PredictCase } from './predict_inputs.js';
@@ -37,27 +37,44 @@ export interface PredictCaseOptions {
   sliceBatch?: number;
 }
 
-// Warnings already given per loaded run: a batch of a thousand cases says "no auxiliary
-// prompts file" once, not a thousand times.
-const warned = new WeakMap<LoadedRun, Set<string>>();
+// The run's auxiliary prompts, opened once per loaded run: a batch of a thousand cases reads
+// the file once and says "no entry" once per prompt, not once per case.
+const opened = new WeakMap<LoadedRun, { aux: AuxPrompts; warned: Set<string> }>();
 
-/** The case's auxiliary prompt: its own, else the run's stored one for this prompt when the model reads one. */
+/** The case's auxiliary prompt: its own, else the run's for this prompt when the model reads one. */
 export function resolveAux(run: LoadedRun, text: string, aux: string | null): string | null {
   if (aux !== null) return aux;
-  const m = run.run.model;
-  if (!usesAux(m)) return null;
-  const seen = warned.get(run) ?? new Set<string>();
-  warned.set(run, seen);
-  const warn = (message: string): void => {
-    if (seen.has(message)) return;
-    seen.add(message);
-    process.stderr.write(`tgcnet: warning: ${message}\n`);
-  };
-  try {
-    return auxTextFor(text, { dataRoot: run.run.data.root, spec: runAuxSpec(run), warn });
-  } catch {
-    return null; // no stored description: the model handles a case without one (DATE adds nothing)
+  if (!usesAux(run.run.model)) return null;
+  let entry = opened.get(run);
+  if (!entry) {
+    const warned = new Set<string>();
+    const warn = (message: string): void => {
+      if (warned.has(message)) return;
+      warned.add(message);
+      process.stderr.write(`tgcnet: warning: ${message}\n`);
+    };
+    let prompts: AuxPrompts;
+    try {
+      prompts = openRunAux(run, undefined, warn);
+    } catch (err) {
+      warn(`${(err as Error).message}: predicting without aux`);
+      prompts = AuxPrompts.open(undefined, undefined);
+    }
+    entry = { aux: prompts, warned };
+    opened.set(run, entry);
   }
+  const found = entry.aux.get(text);
+  if (found === null) {
+    const message =
+      entry.aux.origin.kind === 'none'
+        ? `${entry.aux.origin.reason}; predicting without aux (or pass --aux)`
+        : `${entry.aux.file} has no entry for ${JSON.stringify(text)} (rerun \`tgcnet prompts\`, or pass --aux): predicting without aux`;
+    if (!entry.warned.has(message)) {
+      entry.warned.add(message);
+      process.stderr.write(`tgcnet: warning: ${message}\n`);
+    }
+  }
+  return found;
 }
 
 export function maskKind(input: string): 'nifti' | 'png' {

@@ -11,7 +11,8 @@ import type { CaseRecord } from '../data/types.js';
 import { GenerateError, generateAuxPrompts, llmGenerator, offlineGenerator, uniquePrompts } from './collect.js';
 import { EXPANDER_VERSION } from './expander.js';
 import { ChatClient } from './llm_client.js';
-import { applyAuxPrompts, formatAuxLine } from './store.js';
+import { AuxPrompts } from './aux_prompts.js';
+import { formatAuxLine } from './store.js';
 import { type Action, type ChatServer, answerFor, startChatServer } from './testing.js';
 
 const PROMPTS = [
@@ -276,7 +277,7 @@ describe('tgcnet prompts (promptsCommand)', () => {
 
     const dataset = await openDataset(data);
     const warnings: string[] = [];
-    const attached = applyAuxPrompts(dataset.cases, data, undefined, (m) => warnings.push(m));
+    const attached = AuxPrompts.open(undefined, data, (m) => warnings.push(m)).attach(dataset.cases);
     assert.equal(attached.attached, 12);
     assert.equal(attached.missing, 0);
     assert.deepEqual(warnings, []);

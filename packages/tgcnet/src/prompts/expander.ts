@@ -5,10 +5,7 @@
 // write measured no effect on QaTa, see README.) An organ or lesion as in MSD's "spleen in an
 // abdominal CT slice." gets two or three sentences from the glossary: where it lies, which
 // side of the image, how it looks on the modality.
-//
-// Deterministic: the sentence forms are drawn from a generator seeded by a hash of the
-// normalised prompt and the modality, so a prompt always gets the same text.
-import { hash32, mulberry32 } from '../random.js';
+// One phrasing per fact: the sentence variants this used to draw measured no effect.
 import { IMAGE_NAME, IMAGE_SIDE, LESION_HOSTS, MODALITY_NAME, type Modality, ORGANS, type OrganFacts } from './glossary.js';
 import { normalisePrompt } from './store.js';
 import { readLungZones, restateZones } from './zones.js';
@@ -30,14 +27,6 @@ export function detectModality(text: string): Modality | null {
   if (/\bmri?\b|\bmr\b|magnetic resonance|\bt[12]\b|\bflair\b/.test(t)) return 'mri';
   if (/x-?ray|radiograph|\bcxr\b|chest film/.test(t)) return 'xray';
   return null;
-}
-
-/** A seeded chooser: pick(options) draws one, the same one for the same prompt every time. */
-type Pick = <T>(options: readonly T[]) => T;
-
-function chooser(seed: string): Pick {
-  const rand = mulberry32(hash32(seed));
-  return <T>(options: readonly T[]) => options[Math.floor(rand() * options.length)];
 }
 
 function cap(s: string): string {
@@ -69,60 +58,36 @@ export function findOrgan(text: string): { organ: OrganFacts; host: string | nul
   return organ ? { organ, host: null } : null;
 }
 
-function organPlacement(o: OrganFacts, pick: Pick): string {
+function organPlacement(o: OrganFacts): string {
   switch (o.side) {
     case 'left':
     case 'right':
-      return pick([
-        `on the ${IMAGE_SIDE[o.side]} half of the image, since it is on the patient's ${o.side}`,
-        `on the image's ${IMAGE_SIDE[o.side]}, the patient's ${o.side} side`,
-      ]);
+      return `on the ${IMAGE_SIDE[o.side]} half of the image, since it is on the patient's ${o.side}`;
     case 'midline':
-      return pick(['close to the midline of the image', 'near the middle of the image']);
+      return 'close to the midline of the image';
     case 'both':
       return '';
   }
 }
 
-function organNote(modality: Modality, found: { organ: OrganFacts; host: string | null }, pick: Pick): string {
+function organNote(modality: Modality, found: { organ: OrganFacts; host: string | null }): string {
   const { organ: o, host } = found;
-  const image = pick(IMAGE_NAME[modality]);
+  const image = IMAGE_NAME[modality];
   const where = host && o.inHost ? `within ${host}` : o.where;
-  const sentences: string[] = [];
-  sentences.push(
-    pick([
-      `${cap(o.name)} on ${article(image)} ${image}: it lies ${where}.`,
-      `On this ${image}, ${o.name} lies ${where}.`,
-      `${cap(o.name)} sits ${where}.`,
-    ]),
-  );
-  const placement = organPlacement(o, pick);
-  sentences.push(
-    placement
-      ? pick([`It is ${o.shape}, seen ${placement}.`, `Seen ${placement}, it is ${o.shape}.`])
-      : pick([`It is ${o.shape}.`, `Expect ${o.shape}.`]),
-  );
+  const placement = organPlacement(o);
   const look = modality === 'mri' ? (o.mri ?? o.ct) : modality === 'ct' ? o.ct : null;
-  if (look) {
-    const m = MODALITY_NAME[modality];
-    sentences.push(pick([`On ${m} it shows ${look}.`, `${m} shows ${look}.`, `On ${m}, look for ${look}.`]));
-  } else {
-    sentences.push('On a radiograph it is a soft-tissue shadow, outlined only where it meets air or fat.');
-  }
-  return sentences.join(' ');
+  return [
+    `${cap(o.name)} on ${article(image)} ${image}: it lies ${where}.`,
+    placement ? `It is ${o.shape}, seen ${placement}.` : `It is ${o.shape}.`,
+    look ? `On ${MODALITY_NAME[modality]} it shows ${look}.` : 'On a radiograph it is a soft-tissue shadow, outlined only where it meets air or fat.',
+  ].join(' ');
 }
 
-function genericNote(prompt: string, modality: Modality | null, pick: Pick): string {
+function genericNote(prompt: string, modality: Modality | null): string {
   const target = normalisePrompt(prompt);
-  const image = modality ? pick(IMAGE_NAME[modality]) : 'medical image';
+  const image = modality ? IMAGE_NAME[modality] : 'medical image';
   const named = target === '' ? 'the structure the prompt names' : `"${target}"`;
-  return [
-    pick([`The target on this ${image} is ${named}.`, `This ${image} is to be segmented for ${named}.`]),
-    pick([
-      'Its outline follows where density and texture change from the surrounding tissue, and it may form one or several connected regions.',
-      'It is set apart from the tissue around it by its own density, texture and margins, as one or several connected regions.',
-    ]),
-  ].join(' ');
+  return `The target on this ${image} is ${named}. Its outline follows where density and texture change from the surrounding tissue, and it may form one or several connected regions.`;
 }
 
 /**
@@ -150,8 +115,7 @@ export function expandPrompt(prompt: string, options: ExpandOptions = {}): Expan
   const lung = readLungZones(prompt);
   const organ = lung ? null : findOrgan(prompt);
   const modality = detectModality(prompt) ?? options.modality ?? (lung ? 'xray' : organ ? 'ct' : null);
-  const pick = chooser(`${normalisePrompt(prompt)}|${modality ?? ''}`);
   if (lung) return { text: restateZones(lung), kind: 'lung', modality };
-  if (organ) return { text: organNote(modality!, organ, pick), kind: 'organ', modality };
-  return { text: genericNote(prompt, modality, pick), kind: 'generic', modality };
+  if (organ) return { text: organNote(modality!, organ), kind: 'organ', modality };
+  return { text: genericNote(prompt, modality), kind: 'generic', modality };
 }

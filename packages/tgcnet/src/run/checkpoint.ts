@@ -8,6 +8,7 @@ import { type Tensor, loadSafetensors, saveSafetensors, tidy } from '@tgcnet/tor
 import { loadClipText, loadClipVision } from '../clip/checkpoint.js';
 import { ClipTokenizer } from '../clip/tokenizer.js';
 import { type PretrainedClip, TgcNet } from '../model/tgcnet.js';
+import { AuxPrompts, OFFLINE_AUX } from '../prompts/aux_prompts.js';
 import { bundledAuxFile, runPath } from './portable.js';
 import { type RunRecord, readJsonFile, readRunRecord } from './record.js';
 
@@ -161,7 +162,21 @@ export function loadRun(path: string, overrides: RunOverrides = {}): LoadedRun {
  */
 export function runAuxSpec(loaded: Pick<LoadedRun, 'run' | 'runDir'>): string | undefined {
   const recorded = loaded.run.train.auxPrompts;
-  if (recorded === 'offline') return recorded;
+  if (recorded === OFFLINE_AUX) return recorded;
   const own = bundledAuxFile(loaded.runDir);
   return existsSync(own) ? own : recorded;
+}
+
+/**
+ * The auxiliary prompts of a loaded run, opened once: `explicit` (a --aux-prompts), else what
+ * runAuxSpec says. A file the run recorded that is gone (a moved dataset) falls back to the
+ * dataset's own file, with a warning; an explicit file that is missing is an error.
+ */
+export function openRunAux(loaded: Pick<LoadedRun, 'run' | 'runDir'>, explicit?: string, warn: (message: string) => void = () => {}): AuxPrompts {
+  const spec = explicit ?? runAuxSpec(loaded);
+  if (explicit === undefined && spec !== undefined && spec !== OFFLINE_AUX && !existsSync(spec)) {
+    warn(`${spec}, the auxiliary prompts this run trained with, is gone: looking beside the dataset instead`);
+    return AuxPrompts.open(undefined, loaded.run.data.root, warn);
+  }
+  return AuxPrompts.open(spec, loaded.run.data.root, warn);
 }

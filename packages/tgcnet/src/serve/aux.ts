@@ -2,10 +2,9 @@
 // training used, else <data>/aux_prompts.jsonl), read once at start-up, looked up by exact
 // then normalised prompt, as `predict` does. A miss is not an error: the model runs
 // without aux (DATE then adds nothing), and the answer says so.
-import { type LoadedRun, runAuxSpec } from '../run/checkpoint.js';
-import { isOfflineAux, offlineAux } from '../prompts/aux_source.js';
+import { type LoadedRun, openRunAux } from '../run/checkpoint.js';
 import { usesAux } from '../model/tgcnet.js';
-import { AuxIndex, findAuxPrompts, readAuxPrompts } from '../prompts/store.js';
+import { AuxPrompts } from '../prompts/aux_prompts.js';
 
 export type AuxSource = 'request' | 'aux_prompts' | 'offline' | 'none';
 
@@ -19,26 +18,25 @@ export interface ResolvedAux {
 
 export class AuxResolver {
   readonly usesAux: boolean;
-  readonly file: string | null;
-  /** The run trained with the offline expander on the fly: every prompt gets its text. */
-  readonly offline: boolean;
-  readonly #index: AuxIndex | null;
+  readonly #prompts: AuxPrompts | null;
   readonly warnings: string[] = [];
 
   constructor(run: LoadedRun) {
     this.usesAux = usesAux(run.run.model);
-    const spec = runAuxSpec(run);
-    this.offline = this.usesAux && isOfflineAux(spec);
-    let file: string | null = null;
-    if (this.usesAux && !this.offline) {
+    let prompts: AuxPrompts | null = null;
+    if (this.usesAux) {
       try {
-        file = findAuxPrompts(run.run.data.root, spec);
+        prompts = openRunAux(run, undefined, (m) => this.warnings.push(m));
       } catch (err) {
         this.warnings.push((err as Error).message);
       }
     }
-    this.file = file;
-    this.#index = file === null ? null : new AuxIndex(readAuxPrompts(file, (m) => this.warnings.push(m)));
+    this.#prompts = prompts;
+  }
+
+  /** The prompts file read at start-up, or null ('offline' or none). */
+  get file(): string | null {
+    return this.#prompts?.file ?? null;
   }
 
   resolve(prompt: string, given: string | null): ResolvedAux {
@@ -47,12 +45,10 @@ export class AuxResolver {
       return { aux: given, source: 'request', note };
     }
     if (!this.usesAux) return { aux: null, source: 'none', note: null };
-    if (this.offline) return { aux: offlineAux(prompt), source: 'offline', note: null };
-    if (this.#index === null) {
-      return { aux: null, source: 'none', note: 'no auxiliary prompts file for this run: segmented without aux (send an aux field, or write one with `tgcnet prompts`)' };
-    }
-    const entry = this.#index.get(prompt);
-    if (!entry) return { aux: null, source: 'none', note: `${this.file} has no entry for this prompt: segmented without aux (send an aux field to give one)` };
-    return { aux: entry.aux, source: 'aux_prompts', note: null };
+    const origin = this.#prompts?.origin ?? { kind: 'none' as const, reason: 'no auxiliary prompts file for this run' };
+    const aux = this.#prompts?.get(prompt) ?? null;
+    if (aux !== null) return { aux, source: origin.kind === 'offline' ? 'offline' : 'aux_prompts', note: null };
+    if (origin.kind === 'file') return { aux: null, source: 'none', note: 'the auxiliary prompts file has no entry for this prompt: segmented without aux (send an aux field to give one)' };
+    return { aux: null, source: 'none', note: 'no auxiliary prompts file for this run: segmented without aux (send an aux field, or write one with `tgcnet prompts`)' };
   }
 }

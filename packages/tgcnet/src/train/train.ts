@@ -16,7 +16,7 @@ import { evaluateCases } from '../eval/evaluate.js';
 import { buildConfig } from '../model/config.js';
 import { TgcNet, parameterReport, usesAux } from '../model/tgcnet.js';
 import { defaultBpePath } from '../paths.js';
-import { attachAuxTexts, isOfflineAux } from '../prompts/aux_source.js';
+import { AuxPrompts } from '../prompts/aux_prompts.js';
 import { fnv1a32 } from '../random.js';
 import { loadWeights, pretrainedClipOf, saveCheckpoint, writeRunRecord } from '../run/checkpoint.js';
 import { bundleAuxFile, bundleClipConfig, bundleTokenizer, runPath } from '../run/portable.js';
@@ -122,10 +122,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const dataset = await openDataset(options.data, { format: options.format, splits: ['train', 'val'] });
   let auxFile: string | null = null;
   if (usesAux(config)) {
-    const aux = attachAuxTexts(dataset.cases, options.data, options.auxPrompts, (m) => log(`tgcnet: warning: ${m}`));
-    if (aux.file) log(`tgcnet: auxiliary prompts ${aux.file}: ${aux.attached} attached, ${aux.missing} without`);
-    auxFile = aux.file;
-    if (isOfflineAux(options.auxPrompts)) log(`tgcnet: auxiliary prompts: the offline expander, for ${aux.attached} cases (and any paraphrase)`);
+    const warn = (m: string) => log(`tgcnet: warning: ${m}`);
+    const auxPrompts = AuxPrompts.open(options.auxPrompts, options.data, warn);
+    const attached = auxPrompts.attach(dataset.cases);
+    const missing = auxPrompts.missingWarning(attached);
+    if (missing) warn(missing);
+    if (auxPrompts.file) log(`tgcnet: auxiliary prompts ${auxPrompts.file}: ${attached.attached} attached, ${attached.missing} without`);
+    if (auxPrompts.origin.kind === 'offline') log(`tgcnet: auxiliary prompts: the offline expander, for ${attached.attached} cases (and any paraphrase)`);
+    auxFile = auxPrompts.file;
   }
   const problems = await validateDataset(dataset, {});
   let cases = dataset.cases;
