@@ -11,6 +11,7 @@
 namespace tgt {
 void registerTensorIo(Napi::Env env, Napi::Object exports);
 void registerAutograd(Napi::Env env, Napi::Object exports);
+void registerMsDeformAttn(Napi::Env env, Napi::Object exports);
 
 namespace {
 
@@ -50,6 +51,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tgt::registerDispatch(env, exports);
   tgt::registerTensorIo(env, exports);
   tgt::registerAutograd(env, exports);
+  tgt::registerMsDeformAttn(env, exports);
   exports.Set("manualSeed", Napi::Function::New(env, tgt::ManualSeed, "manualSeed"));
   exports.Set("setNumThreads", Napi::Function::New(env, tgt::SetNumThreads, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New(env, tgt::GetNumThreads, "getNumThreads"));

@@ -7,6 +7,7 @@
         "autograd.cc",
         "dispatch.cc",
         "handles.cc",
+        "ms_deform_attn.cc",
         "tensor_io.cc"
       ],
       "include_dirs": [

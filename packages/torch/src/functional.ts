@@ -1,6 +1,7 @@
 // torch.nn.functional with PyTorch's argument names (camelCase) and defaults.
 import * as aten from './generated/aten.js';
-import { Tensor } from './tensor.js';
+import { native } from './native.js';
+import { Tensor, wrap } from './tensor.js';
 import { tidy } from './scope.js';
 import { isGradEnabled } from './autograd.js';
 
@@ -211,6 +212,18 @@ export function gridSample(
     GRID_PADDING[options.paddingMode ?? 'zeros'],
     options.alignCorners ?? false,
   );
+}
+
+/**
+ * Multi-scale deformable attention, fused (Deformable DETR's ms_deform_attn), with autograd
+ * for value, locations and weights. value [B, S, heads, D] (levels flattened, S = sum H_l W_l);
+ * shapes [[H_l, W_l]]; locations [B, Q, heads, levels, points, 2] as (x, y) in [0, 1] of each
+ * level; weights [B, Q, heads, levels, points]. Returns [B, Q, heads * D]. Bilinear, zero
+ * outside: the same numbers as grid_sample(align_corners=false). CPU only; on CUDA use the
+ * grid_sample path.
+ */
+export function msDeformAttn(value: Tensor, shapes: readonly (readonly [number, number])[], locations: Tensor, weights: Tensor): Tensor {
+  return wrap(native.msDeformAttn(value.id, shapes.flat(), locations.id, weights.id));
 }
 
 /** F.pad: `pad` lists (left, right) pairs from the last dim backwards. */

@@ -34,6 +34,8 @@ export interface NativeBinding {
   cudaIsAvailable(): boolean;
   cudaDeviceCount(): number;
   cudaSynchronize(): void;
+  /** Fused multi-scale deformable attention (CPU), with autograd: see native/ms_deform_attn.cc. */
+  msDeformAttn(value: number, shapes: number[], locations: number, weights: number): number;
   libtorchVersion: string;
 }
 

@@ -52,6 +52,8 @@ export const TgcConfig = z
       textGate: z.boolean().default(false),
       /** With textGate: the union of one map per text token (see decoder.ts). */
       gateUnion: z.boolean().default(false),
+      /** With textGate: a text-predicted gateGrid x gateGrid map instead of the position form (0: off). */
+      gateGrid: z.number().int().nonnegative().default(0),
     }),
     dropout: z.number().min(0).max(1),
     /** Training objectives beside the segmentation loss (see text_reconstruction.ts); absent in older runs. */
@@ -127,7 +129,7 @@ const PAPER_SCALE = {
   sse: { layers: 3, heads: 8, points: 4, ffn: 1024 },
   date: { heads: 8 },
   vlcm: { heads: 8, contextTokens: 8 },
-  decoder: { costChannels: 128, aggregationBlocks: 2, upChannels: [128, 64, 32], positionCost: true, textGate: false, gateUnion: false },
+  decoder: { costChannels: 128, aggregationBlocks: 2, upChannels: [128, 64, 32], positionCost: true, textGate: false, gateUnion: false, gateGrid: 0 },
   dropout: 0.1,
   ...ABLATION_DEFAULTS,
 };
@@ -158,7 +160,7 @@ export const PRESETS = {
     date: { heads: 4 },
     vlcm: { heads: 4, contextTokens: 4 },
     // The text gate: measured on the synthetic demo (README); not measured at paper scale.
-    decoder: { costChannels: 32, aggregationBlocks: 1, upChannels: [48, 32, 16], positionCost: true, textGate: true, gateUnion: false },
+    decoder: { costChannels: 32, aggregationBlocks: 1, upChannels: [48, 32, 16], positionCost: true, textGate: true, gateUnion: false, gateGrid: 8 },
     dropout: 0,
     ...ABLATION_DEFAULTS,
   },
@@ -173,7 +175,7 @@ export const PRESETS = {
     sse: { layers: 1, heads: 2, points: 2, ffn: 32 },
     date: { heads: 2 },
     vlcm: { heads: 2, contextTokens: 2 },
-    decoder: { costChannels: 8, aggregationBlocks: 1, upChannels: [8, 8, 8], positionCost: true, textGate: true, gateUnion: false },
+    decoder: { costChannels: 8, aggregationBlocks: 1, upChannels: [8, 8, 8], positionCost: true, textGate: true, gateUnion: false, gateGrid: 0 },
     dropout: 0,
     ...ABLATION_DEFAULTS,
   },

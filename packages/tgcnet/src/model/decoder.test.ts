@@ -17,11 +17,12 @@ test('productLogit is the logit of sigmoid(a) x sigmoid(b), finite at large logi
   });
 });
 
-test('the text gate starts open and lets two prompts give two different masks', () => {
+for (const gateGrid of [0, 4]) test(`the text gate (grid ${gateGrid}) starts open and lets two prompts give two different masks`, () => {
   T.tidy(() => {
     T.manualSeed(0);
     const spec = { dModel: 16, costChannels: 8, aggregationBlocks: 1, upChannels: [8, 8, 8] as [number, number, number], highResChannels: null, clipCost: false };
-    const gated = new CostDecoder({ ...spec, textGate: true });
+    const gated = new CostDecoder({ ...spec, textGate: true, gateGrid });
+    assert.equal(gated.gate_key === null, gateGrid > 0);
     const levels = [T.randn([2, 16, 8, 8]), T.randn([2, 16, 4, 4]), T.randn([2, 16, 2, 2])];
     const text = T.randn([2, 16]);
     const open = T.noGrad(() => gated.forward(levels, text, null, null, [16, 16]));

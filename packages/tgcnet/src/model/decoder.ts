@@ -22,6 +22,8 @@ export interface DecoderSpec {
   textGate?: boolean;
   /** The gate as the union of one map per text token instead of one map of the pooled text. */
   gateUnion?: boolean;
+  /** With textGate: the text predicts a gateGrid x gateGrid map (upsampled) instead of a position bilinear form (0: off). */
+  gateGrid?: number;
 }
 
 /** Token features and their mask [B, N] (true for real tokens), for the union gate. */
@@ -104,15 +106,19 @@ export class CostDecoder extends nn.Module {
     // bilinear match of each pixel's position code with the text vector. What is there comes
     // from the image, where the prompt points comes from the text, and the product is "both":
     // the decoder no longer has to learn that conjunction before the words can matter.
-    this.gate_key = spec.textGate ? this.registerModule('gate_key', new nn.Linear(spec.dModel, C)) : null;
-    this.gate_query = spec.textGate ? this.registerModule('gate_query', new nn.Linear(spec.dModel, C + 1)) : null;
+    // With a grid, the text writes a coarse map directly: any union of zones, which a form
+    // additive in x and y (the sine codes) cannot draw ("upper left and lower right" without
+    // "upper right").
+    const grid = spec.gateGrid ?? 0;
+    this.gate_key = spec.textGate && grid === 0 ? this.registerModule('gate_key', new nn.Linear(spec.dModel, C)) : null;
+    this.gate_query = spec.textGate ? this.registerModule('gate_query', new nn.Linear(spec.dModel, grid > 0 ? grid * grid : C + 1)) : null;
     if (this.gate_query) {
       // The gate starts open (sigmoid(1) = 0.73 everywhere): early training is the ungated model's.
       nn.init.zeros_(this.gate_query.weight);
       nn.init.zeros_(this.gate_query.bias!);
       noGrad(() =>
         tidy(() => {
-          this.gate_query!.bias!.narrow(0, C, 1).fill_(1);
+          (grid > 0 ? this.gate_query!.bias! : this.gate_query!.bias!.narrow(0, C, 1)).fill_(1);
         }),
       );
     }
@@ -152,7 +158,12 @@ export class CostDecoder extends nn.Module {
         h = this.up4.forward(F.interpolate(h, { scaleFactor: 2, mode: 'bilinear', alignCorners: false }));
       }
       let logits = this.head.forward(h);
-      if (this.gate_key && this.gate_query) {
+      const grid = this.spec.gateGrid ?? 0;
+      if (this.gate_query && grid > 0) {
+        const [B, , hh, ww] = logits.shape;
+        const coarse = this.gate_query.forward(text).reshape(B, 1, grid, grid);
+        logits = productLogit(logits, F.interpolate(coarse, { size: [hh, ww], mode: 'bilinear', alignCorners: false }));
+      } else if (this.gate_key && this.gate_query) {
         const [B, , hh, ww] = logits.shape;
         const keys = this.gate_key.forward(sinePositionEmbedding(hh, ww, this.spec.dModel).flatten(2).transpose(1, 2));
         const C = this.spec.costChannels;

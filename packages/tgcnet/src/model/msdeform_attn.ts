@@ -1,6 +1,7 @@
-// Multi-scale deformable attention (Zhu et al., Deformable DETR, ICLR 2021), written on
-// grid_sample: each query attends to `points` sampled locations per level and head,
-// around its reference point, with learned offsets and softmax weights.
+// Multi-scale deformable attention (Zhu et al., Deformable DETR, ICLR 2021): each query
+// attends to `points` sampled locations per level and head, around its reference point, with
+// learned offsets and softmax weights. On the CPU the sampling is one fused operator
+// (F.msDeformAttn); msDeformAttnCore, on grid_sample, is the reference and the CUDA path.
 import { F, aten, nn, noGrad, tensor, tidy, type Tensor } from '@tgcnet/torch';
 
 export interface MsDeformAttnSpec {
@@ -107,7 +108,9 @@ export class MsDeformAttn extends nn.Module {
       // Offsets are in pixels of each level: divide by (W_l, H_l).
       const normalizer = tensor(shapes.flatMap(([h, w]) => [w, h]), { dtype: query.dtype }).reshape(1, 1, 1, levels, 1, 2);
       const locations = reference.reshape(B, Lq, 1, levels, 1, 2).add(offsets.div(normalizer));
-      return this.output_proj.forward(msDeformAttnCore(value, shapes, locations, weights));
+      // The fused CPU operator (native/ms_deform_attn.cc); grid_sample elsewhere (and as its reference).
+      const sampled = value.device === 'cpu' ? F.msDeformAttn(value, shapes, locations, weights) : msDeformAttnCore(value, shapes, locations, weights);
+      return this.output_proj.forward(sampled);
     });
   }
 }
