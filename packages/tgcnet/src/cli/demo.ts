@@ -17,6 +17,8 @@ export interface DemoOptions {
   style: SynthStyle;
   /** Run the demo's protocol on this dataset instead of generating one (no synthesis, same scoring). */
   data?: string;
+  /** Overrides of the small preset (key=value), for ablations under the demo's own protocol. */
+  set?: string[];
   json?: boolean;
 }
 
@@ -70,10 +72,13 @@ export async function demo(opts: DemoOptions): Promise<{ pass: boolean }> {
   }
   const runDir = join(out, 'run');
   rmSync(runDir, { recursive: true, force: true });
-  say(`training the small preset for at most ${opts.minutes} minute(s) into ${runDir}`);
+  const overrides = opts.set ?? [];
+  const presetName = overrides.length ? `small preset with ${overrides.join(' ')}` : 'small preset';
+  say(`training the ${presetName} for at most ${opts.minutes} minute(s) into ${runDir}`);
   const trained = await train({
     data: dataDir,
     preset: 'small',
+    set: overrides,
     out: runDir,
     // At most three epochs; the time budget sizes the schedule (warm-up and cosine decay end
     // within it), so a slower machine trains fewer steps but never stops mid-schedule.
@@ -102,6 +107,7 @@ export async function demo(opts: DemoOptions): Promise<{ pass: boolean }> {
     run: runDir,
     report: evaluation.report,
     training: {
+      set: overrides,
       steps: trained.steps,
       epochs: trained.epochs,
       stoppedBy: trained.stoppedBy,
@@ -129,7 +135,7 @@ export async function demo(opts: DemoOptions): Promise<{ pass: boolean }> {
       `  "${r.prompt}"`,
   );
   process.stdout.write(
-    `\nTGC-Net demo (small preset, ${result.training.steps} steps in ${result.training.seconds} s on the CPU, ` +
+    `\nTGC-Net demo (${presetName}, ${result.training.steps} steps in ${result.training.seconds} s on the CPU, ` +
       `${result.provenance.training?.threads ?? '?'} thread(s), ${result.provenance.training?.cpu ?? 'unknown CPU'})\n` +
       `  test Dice ${f(evaluation.dice.micro)} micro / ${f(evaluation.dice.macro)} macro, IoU ${f(evaluation.iou.micro)} micro (${evaluation.cases} cases)\n` +
       `  same model, shuffled prompts: Dice ${f(shuffled)} micro (drop ${f(result.drop)})\n` +

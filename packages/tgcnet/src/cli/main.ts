@@ -48,8 +48,9 @@ export function buildProgram(): Command {
     .option('--seed <n>', 'random seed (data and training)', nonNegativeInt, 0)
     .addOption(new Option('--style <name>', 'synthetic style: lvit (LViT wording) or clinical (zone wording, other images)').choices(['lvit', 'clinical']).default('lvit'))
     .option('--data <dir>', 'score the demo protocol on this dataset instead of generating one')
+    .option('--set <key=value>', 'override a field of the small preset (repeatable), e.g. for an ablation: decoder.textGate=false', collect, [])
     .option('--json', 'print the result as JSON')
-    .action(async (opts: { out: string; minutes: number; n: number; seed: number; style: SynthStyle; data?: string; json?: boolean }) => {
+    .action(async (opts: { out: string; minutes: number; n: number; seed: number; style: SynthStyle; data?: string; set: string[]; json?: boolean }) => {
       const { demo } = await import('./demo.js');
       const { pass } = await demo(opts);
       if (!pass) process.exitCode = 1;
