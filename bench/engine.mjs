@@ -3,7 +3,7 @@
 // twin: same workloads, same shapes, same ops, same seeds. Run both with
 // `node bench/run-engine.mjs`; run this file alone for one side:
 //
-//   node bench/engine.mjs --workload conv|smallops|smallops_tidy|block [--threads N]
+//   node bench/engine.mjs --workload conv|smallops|smallops_tidy|block|msdeform|msdeform_gs [--threads N]
 //        [--warmup N] [--repeats N] [--serve]
 //
 // --serve: after set-up and warm-up, print {"ready":true,...} and time `run K` requests from
@@ -180,7 +180,66 @@ function block() {
   return { step, check, warmup: 2, repeats: 7 };
 }
 
-const WORKLOADS = { conv, smallops, smallops_tidy: smallopsTidy, block };
+// ---- (d) multi-scale deformable attention fwd+bwd at the `paper` SSE shapes ----
+// Encoder self-attention over the CNN pyramid at 768 px (strides 8/16/32: 96^2 + 48^2 + 24^2
+// queries), d_model 256 = 8 heads x 32, 4 points per level. `msdeform` is our fused operator,
+// `msdeform_gs` the grid_sample formulation (Deformable-DETR's ms_deform_attn_core_pytorch);
+// the twin runs the grid_sample formulation for both, as public PyTorch code does.
+const MSDA = { shapes: [[96, 96], [48, 48], [24, 24]], heads: 8, dim: 32, points: 4 };
+
+function msdeformInputs() {
+  T.manualSeed(0);
+  const { shapes, heads, dim, points } = MSDA;
+  const total = shapes.reduce((s, [h, w]) => s + h * w, 0);
+  const levels = shapes.length;
+  const value = T.keep(T.randn([1, total, heads, dim]).requiresGrad_());
+  // Locations a little beyond [0, 1] too, so the zero-padding edge is exercised.
+  const locations = T.keep(T.rand([1, total, heads, levels, points, 2]).mul(1.2).sub(0.1).requiresGrad_());
+  const logits = T.randn([1, total, heads, levels * points]);
+  const weights = T.keep(T.F.softmax(logits, -1).reshape(1, total, heads, levels, points).requiresGrad_());
+  logits.dispose();
+  return { value, locations, weights };
+}
+
+function gridSampleCore(value, shapes, locations, weights) {
+  const [B, , heads, D] = value.shape;
+  const [, Lq, , levels, points] = locations.shape;
+  const perLevel = value.split(shapes.map(([h, w]) => h * w), 1);
+  const grids = locations.mul(2).sub(1);
+  const sampled = shapes.map(([h, w], l) => {
+    const v = perLevel[l].flatten(2).transpose(1, 2).reshape(B * heads, D, h, w);
+    const g = grids.select(3, l).transpose(1, 2).flatten(0, 1);
+    return T.F.gridSample(v, g, { mode: 'bilinear', paddingMode: 'zeros', alignCorners: false });
+  });
+  const stacked = T.F.stack(sampled, -2).flatten(-2);
+  const w = weights.transpose(1, 2).reshape(B * heads, 1, Lq, levels * points);
+  return stacked.mul(w).sum(-1).reshape(B, heads * D, Lq).transpose(1, 2);
+}
+
+function msdeformWorkload(fused) {
+  const { value, locations, weights } = msdeformInputs();
+  const forward = () => (fused ? T.F.msDeformAttn(value, MSDA.shapes, locations, weights) : gridSampleCore(value, MSDA.shapes, locations, weights));
+  const zero = () => {
+    value.grad = null;
+    locations.grad = null;
+    weights.grad = null;
+  };
+  const step = () => {
+    zero();
+    T.tidy(() => forward().square().sum().backward());
+  };
+  const check = () =>
+    T.tidy(() => {
+      zero();
+      const loss = forward().square().sum();
+      const l = loss.item();
+      loss.backward();
+      return [l, value.grad.abs().sum().item(), locations.grad.abs().sum().item(), weights.grad.abs().sum().item()];
+    });
+  return { step, check, warmup: 2, repeats: 7 };
+}
+
+const WORKLOADS = { conv, smallops, smallops_tidy: smallopsTidy, block, msdeform: () => msdeformWorkload(true), msdeform_gs: () => msdeformWorkload(false) };
 
 function timeSteps(w, n) {
   const samples = [];

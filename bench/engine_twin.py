@@ -4,7 +4,7 @@
 Same workloads, shapes, ops and seeds as the TypeScript side. Run both with
 `node bench/run-engine.mjs`; run this file alone for one side:
 
-    /usr/bin/python3 bench/engine_twin.py --workload conv|smallops|smallops_tidy|block \
+    /usr/bin/python3 bench/engine_twin.py --workload conv|smallops|smallops_tidy|block|msdeform \
         [--threads N] [--warmup N] [--repeats N] [--serve]
 
 Prints one JSON line: {"side":"py","workload":...,"samples_ms":[...],"check":...}.
@@ -135,7 +135,55 @@ def block():
     return step, check, 2, 7
 
 
-WORKLOADS = {"conv": conv, "smallops": smallops, "smallops_tidy": smallops_tidy, "block": block}
+# ---- (d) multi-scale deformable attention fwd+bwd at the `paper` SSE shapes ----
+# The grid_sample formulation (Deformable-DETR's ms_deform_attn_core_pytorch), for both keys.
+MSDA_SHAPES = [(96, 96), (48, 48), (24, 24)]
+MSDA_HEADS, MSDA_DIM, MSDA_POINTS = 8, 32, 4
+
+
+def grid_sample_core(value, shapes, locations, weights):
+    B, _, heads, D = value.shape
+    _, Lq, _, levels, points, _ = locations.shape
+    per_level = value.split([h * w for h, w in shapes], 1)
+    grids = locations.mul(2).sub(1)
+    sampled = []
+    for l, (h, w) in enumerate(shapes):
+        v = per_level[l].flatten(2).transpose(1, 2).reshape(B * heads, D, h, w)
+        g = grids.select(3, l).transpose(1, 2).flatten(0, 1)
+        sampled.append(F.grid_sample(v, g, mode="bilinear", padding_mode="zeros", align_corners=False))
+    stacked = torch.stack(sampled, -2).flatten(-2)
+    wts = weights.transpose(1, 2).reshape(B * heads, 1, Lq, levels * points)
+    return stacked.mul(wts).sum(-1).reshape(B, heads * D, Lq).transpose(1, 2)
+
+
+def msdeform():
+    torch.manual_seed(0)
+    total = sum(h * w for h, w in MSDA_SHAPES)
+    levels = len(MSDA_SHAPES)
+    value = torch.randn(1, total, MSDA_HEADS, MSDA_DIM).requires_grad_()
+    locations = torch.rand(1, total, MSDA_HEADS, levels, MSDA_POINTS, 2).mul(1.2).sub(0.1).requires_grad_()
+    logits = torch.randn(1, total, MSDA_HEADS, levels * MSDA_POINTS)
+    weights = F.softmax(logits, -1).reshape(1, total, MSDA_HEADS, levels, MSDA_POINTS).requires_grad_()
+    leaves = (value, locations, weights)
+
+    def step():
+        for t in leaves:
+            t.grad = None
+        grid_sample_core(value, MSDA_SHAPES, locations, weights).square().sum().backward()
+
+    def check():
+        for t in leaves:
+            t.grad = None
+        loss = grid_sample_core(value, MSDA_SHAPES, locations, weights).square().sum()
+        l = loss.item()
+        loss.backward()
+        return [l, value.grad.abs().sum().item(), locations.grad.abs().sum().item(), weights.grad.abs().sum().item()]
+
+    return step, check, 2, 7
+
+
+WORKLOADS = {"conv": conv, "smallops": smallops, "smallops_tidy": smallops_tidy, "block": block,
+             "msdeform": msdeform, "msdeform_gs": msdeform}
 
 
 def time_steps(step, n):
