@@ -62,7 +62,7 @@ export class AuxPrompts {
     }
     if (file === null) {
       const where = dataRoot ? ` (none at ${defaultAuxPromptsPath(dataRoot)})` : '';
-      return new AuxPrompts({ kind: 'none', reason: `no auxiliary prompts file${where}: write one with \`tgcnet prompts\`, or pass --aux-prompts <file|offline>` });
+      return new AuxPrompts({ kind: 'none', reason: `no auxiliary prompts file${where}` });
     }
     const aux = new AuxPrompts({ kind: 'file', file });
     const { entries, skipped } = readAuxPromptsFile(file);
@@ -118,7 +118,9 @@ export class AuxPrompts {
   missingWarning(result: AttachResult): string | null {
     if (result.missing === 0) return null;
     const n = `${result.missing} case${result.missing === 1 ? '' : 's'}`;
-    if (this.origin.kind === 'none') return `no auxiliary prompts for ${n}: ${this.origin.reason}; those cases go without aux`;
+    if (this.origin.kind === 'none') {
+      return `no auxiliary prompts for ${n}: ${this.origin.reason}, so DATE reads the prompt alone for them; to give it aux texts, write a file with \`tgcnet prompts\` or pass --aux-prompts <file|offline>`;
+    }
     const shown = result.missingPrompts.slice(0, 3).map((p) => JSON.stringify(p)).join(', ');
     return (
       `${this.file}: no auxiliary prompt for ${n} (${result.missingPrompts.length} prompt${result.missingPrompts.length === 1 ? '' : 's'}, e.g. ${shown}); ` +
