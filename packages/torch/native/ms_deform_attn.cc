@@ -29,21 +29,31 @@ struct Corner {
   double weight;
 };
 
-// The four bilinear corners of (x, y) in pixel coordinates of an h x w level.
+// Where point i of a level (h x w) samples: its four bilinear corners and the fractional
+// position (lx, ly) inside the cell, which the backward needs for the location gradient.
 template <typename T>
-inline void corners(T x, T y, int64_t h, int64_t w, Corner out[4], T& lx, T& ly, int64_t& x0, int64_t& y0) {
+struct Sample {
+  Corner corner[4];
+  T lx, ly;
+};
+
+template <typename T>
+inline Sample<T> sampleAt(const T* loc, int64_t i, int64_t h, int64_t w) {
+  // Normalised (x, y) to pixel coordinates, pixel centres at integers (align_corners=false).
+  const T x = loc[2 * i] * w - T(0.5), y = loc[2 * i + 1] * h - T(0.5);
   const T fx = std::floor(x), fy = std::floor(y);
-  x0 = static_cast<int64_t>(fx);
-  y0 = static_cast<int64_t>(fy);
-  lx = x - fx;
-  ly = y - fy;
+  const int64_t x0 = static_cast<int64_t>(fx), y0 = static_cast<int64_t>(fy);
+  Sample<T> s;
+  s.lx = x - fx;
+  s.ly = y - fy;
   const int64_t xs[4] = {x0, x0 + 1, x0, x0 + 1};
   const int64_t ys[4] = {y0, y0, y0 + 1, y0 + 1};
-  const double ws[4] = {(1 - lx) * (1 - ly), lx * (1 - ly), (1 - lx) * ly, lx * ly};
+  const double ws[4] = {(1 - s.lx) * (1 - s.ly), s.lx * (1 - s.ly), (1 - s.lx) * s.ly, s.lx * s.ly};
   for (int k = 0; k < 4; k++) {
     const bool inside = xs[k] >= 0 && xs[k] < w && ys[k] >= 0 && ys[k] < h;
-    out[k] = {inside ? ys[k] * w + xs[k] : -1, ws[k]};
+    s.corner[k] = {inside ? ys[k] * w + xs[k] : -1, ws[k]};
   }
+  return s;
 }
 
 struct Geometry {
@@ -87,11 +97,8 @@ void forwardKernel(const Geometry& g, const T* value, const T* loc, const T* att
           for (int64_t p = 0; p < g.P; p++) {
             const int64_t i = (((bq * g.H + h) * g.L + l) * g.P + p);
             const T a = attn[i];
-            const T x = loc[2 * i] * lw - T(0.5), y = loc[2 * i + 1] * lh - T(0.5);
-            Corner c[4];
-            T lx, ly;
-            int64_t x0, y0;
-            corners<T>(x, y, lh, lw, c, lx, ly, x0, y0);
+            const Sample<T> sample = sampleAt(loc, i, lh, lw);
+            const Corner* c = sample.corner;
             for (int k = 0; k < 4; k++) {
               if (c[k].index < 0) continue;
               const T wk = static_cast<T>(c[k].weight) * a;
@@ -118,12 +125,10 @@ void backwardKernel(const Geometry& g, const T* value, const T* loc, const T* at
           for (int64_t p = 0; p < g.P; p++) {
             const int64_t i = ((((b * g.Q + q) * g.H + h) * g.L + l) * g.P + p);
             const T a = attn[i];
-            const T x = loc[2 * i] * lw - T(0.5), y = loc[2 * i + 1] * lh - T(0.5);
-            Corner c[4];
-            T lx, ly;
-            int64_t x0, y0;
-            corners<T>(x, y, lh, lw, c, lx, ly, x0, y0);
-            // d(bilinear weight)/d(lx), d/d(ly) per corner, in the order of corners().
+            const Sample<T> sample = sampleAt(loc, i, lh, lw);
+            const Corner* c = sample.corner;
+            const T lx = sample.lx, ly = sample.ly;
+            // d(bilinear weight)/d(lx), d/d(ly) per corner, in the order of sampleAt().
             const T dwx[4] = {-(1 - ly), 1 - ly, -ly, ly};
             const T dwy[4] = {-(1 - lx), -lx, 1 - lx, lx};
             T sampledDot = 0, gx = 0, gy = 0;
