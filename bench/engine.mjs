@@ -201,6 +201,8 @@ function msdeformInputs() {
   return { value, locations, weights };
 }
 
+// The same formulation as msDeformAttnCore (packages/tgcnet/src/model/msdeform_attn.ts), restated
+// here because this bench loads the engine alone (ENGINE_BENCH_TORCH may swap it for another build).
 function gridSampleCore(value, shapes, locations, weights) {
   const [B, , heads, D] = value.shape;
   const [, Lq, , levels, points] = locations.shape;
