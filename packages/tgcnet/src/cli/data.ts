@@ -1,11 +1,12 @@
 import { openDataset } from '../data/detect.js';
 import { type SynthStyle, writeSynthDataset } from '../data/synth_dataset.js';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { lvitOriginalWording } from '../data/paraphrase_lvit.js';
 import type { FormatName, Split } from '../data/types.js';
 import { type ValHalf, inValHalf } from '../data/val_half.js';
 import { formatProblems, validateDataset } from '../data/validate.js';
+import { makeDir } from '../fs/make_dir.js';
 
 export async function dataSynth(opts: { out: string; n: number; seed: number; style: SynthStyle; size?: number }): Promise<void> {
   const started = performance.now();
@@ -25,9 +26,18 @@ export async function dataSynth(opts: { out: string; n: number; seed: number; st
   );
 }
 
-export async function dataCheck(opts: { data: string; format?: string; json?: boolean }): Promise<void> {
+export async function dataCheck(opts: { data: string; format?: string; deep?: boolean; json?: boolean }): Promise<void> {
   const ds = await openDataset(opts.data, { format: opts.format as FormatName | undefined });
-  const problems = await validateDataset(ds, {});
+  let last = 0;
+  const problems = await validateDataset(ds, {
+    checkPixels: opts.deep === true,
+    onProgress: (done, total) => {
+      if (opts.deep && process.stderr.isTTY && (performance.now() - last > 200 || done === total)) {
+        last = performance.now();
+        process.stderr.write(`\rdecoding every image and mask: ${done}/${total}\u001b[K${done === total ? '\n' : ''}`);
+      }
+    },
+  });
   const bySplit: Record<string, number> = {};
   for (const c of ds.cases) bySplit[c.split] = (bySplit[c.split] ?? 0) + 1;
   if (opts.json) {
@@ -55,7 +65,7 @@ export async function dataParaphrase(opts: { data: string; format?: string; spli
     lines.push(JSON.stringify({ id: c.id, image: resolve(c.image.path), mask: resolve(c.mask.path), text: text ?? c.text, original: c.text, split: opts.split }));
   }
   const tmp = `${opts.out}.tmp-${process.pid}`;
-  mkdirSync(dirname(resolve(opts.out)), { recursive: true });
+  makeDir(dirname(resolve(opts.out)));
   writeFileSync(tmp, `${lines.join('\n')}\n`);
   renameSync(tmp, opts.out);
   process.stdout.write(

@@ -50,7 +50,7 @@ export function demoVerdict(dice: number, shuffledDice: number): Verdict {
   };
 }
 
-export async function demo(opts: DemoOptions): Promise<{ pass: boolean }> {
+export async function demo(opts: DemoOptions): Promise<{ pass: boolean; exitCode?: number }> {
   const out = resolve(opts.out);
   const say = (s: string) => process.stderr.write(`demo: ${s}\n`);
   const started = performance.now();
@@ -95,6 +95,10 @@ export async function demo(opts: DemoOptions): Promise<{ pass: boolean }> {
     // on invariance to rotations it never sees at test time.
     augment: false,
   });
+  if (trained.stoppedBy === 'interrupt') {
+    say(`stopped by ${trained.signal}: the run in ${runDir} is saved (\`tgcnet train --resume\` continues it); nothing evaluated`);
+    return { pass: false, exitCode: trained.signal === 'SIGTERM' ? 143 : 130 };
+  }
   say('evaluating on the test split (and with shuffled prompts)');
   const reportDir = join(out, 'report');
   const evaluation = await evaluateRun({ checkpoint: runDir, data: dataDir, split: 'test', report: reportDir, shufflePrompts: true, seed: opts.seed });

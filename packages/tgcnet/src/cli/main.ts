@@ -52,8 +52,8 @@ export function buildProgram(): Command {
     .option('--json', 'print the result as JSON')
     .action(async (opts: { out: string; minutes: number; n: number; seed: number; style: SynthStyle; data?: string; set: string[]; json?: boolean }) => {
       const { demo } = await import('./demo.js');
-      const { pass } = await demo(opts);
-      if (!pass) process.exitCode = 1;
+      const { pass, exitCode } = await demo(opts);
+      if (!pass) process.exitCode = exitCode ?? 1;
     });
   program
     .command('engine-demo')
@@ -96,8 +96,9 @@ export function buildProgram(): Command {
     .description('read a dataset, detect its format and list every bad case')
     .requiredOption('--data <dir>', 'dataset folder or manifest')
     .option('--format <name>', 'lvit, languidemedseg, sgseg, manifest or msd (default: detected)')
+    .option('--deep', 'decode every image and mask (truncated files, mask values other than 0/255 or 0/1, all-empty masks); training always does')
     .option('--json', 'print JSON')
-    .action(async (opts: { data: string; format?: string; json?: boolean }) => {
+    .action(async (opts: { data: string; format?: string; deep?: boolean; json?: boolean }) => {
       const { dataCheck } = await import('./data.js');
       await dataCheck(opts);
     });
@@ -161,15 +162,17 @@ export function buildProgram(): Command {
     .option('--skip-bad', 'skip bad cases instead of stopping')
     .option('--limit-train <n>', 'use at most n training cases', positiveInt)
     .option('--limit-val <n>', 'use at most n validation cases', positiveInt)
-    .option('--resume', 'continue the run in --out from its last checkpoint')
+    .option('--resume', 'continue the run in --out from its last checkpoint (options not typed again come from the run)')
+    .option('--override <names>', 'with --resume: apply these changed options anyway, comma-separated (e.g. epochs,lr); the run then no longer replays an uninterrupted one', commaList, [])
     .option('--aux-prompts <file|offline>', 'auxiliary prompts JSONL (default: <data>/aux_prompts.jsonl when present), or offline: the offline expander for every prompt, paraphrases included')
     .option('--prompt-augment <p>', 'probability that a training prompt is reworded and gets typing slips (0-1)', unitInterval, 0)
     .addOption(new Option('--val-half <a|b>', 'validate (and select the best checkpoint) on one fixed, hashed half of the validation split').choices(['a', 'b']))
     .option('--threads <n>', 'libtorch threads (default: OMP_NUM_THREADS, else all cores; 1 is fastest for the small preset on 2 cores)', positiveInt)
     .option('--json', 'print the result as JSON')
-    .action(async (opts: Record<string, unknown>) => {
+    .action(async (opts: Record<string, unknown>, command: Command) => {
       const { trainCommand } = await import('./train.js');
-      await trainCommand(opts);
+      const explicit = Object.keys(opts).filter((key) => command.getOptionValueSource(key) === 'cli');
+      await trainCommand({ ...opts, explicit });
     });
 
   program
@@ -208,6 +211,8 @@ export function buildProgram(): Command {
     .option('--window <ct|percentile|lo,hi>', 'NIfTI intensity window: ct = [-160, 240] HU as the MSD loader, percentile = 0.5..99.5%', 'ct')
     .option('--clip <path>', 'the pretrained CLIP for a run that froze one, when it is not where the run recorded it: a folder, a .safetensors file or a hub name (org/name[@revision])')
     .option('--tokenizer <path>', 'tokenizer files, instead of the run\'s own copy')
+    .option('--max-volume-mb <mb>', 'refuse a NIfTI volume larger than this once decompressed (checked from its header first)', positiveInt, 1024)
+    .option('--max-slices <n>', 'refuse a NIfTI volume with more slices', positiveInt, 2048)
     .option('--json', 'print JSON (area, mean probability)')
     .action(async (opts: import('./predict.js').PredictOptions) => {
       const { predictCommand } = await import('./predict.js');
@@ -221,13 +226,14 @@ export function buildProgram(): Command {
     .option('--host <addr>', 'address to bind (loopback by default; 0.0.0.0 exposes it to the network)', '127.0.0.1')
     .option('--port <n>', 'port (0 picks a free one)', nonNegativeInt, 8080)
     .option('--api-key-env <VAR>', 'require the API key held in this environment variable (Authorization: Bearer or x-api-key)')
+    .option('--allowed-origins <origins>', "without an API key: web pages from these origins may POST besides the server's own viewer, comma-separated (e.g. https://viewer.example.org; * for any)", commaList, [])
     .option('--queue <n>', 'requests that may wait behind the running one; more get 503 + Retry-After', nonNegativeInt, 16)
     .option('--max-body-mb <n>', 'largest request body, MB', Number, 20)
     .option('--max-pixels <n>', 'largest image, width x height (checked from the header, before decoding)', positiveInt, 25_000_000)
     .option('--max-prompt-chars <n>', 'longest prompt or aux text, characters', positiveInt, 2000)
     .option('--clip <path>', 'the pretrained CLIP for a run that froze one, when it is not where the run recorded it: a folder, a .safetensors file or a hub name (org/name[@revision])')
     .option('--tokenizer <path>', 'tokenizer files, instead of the run\'s own copy')
-    .action(async (opts: { checkpoint: string; host: string; port: number; apiKeyEnv?: string; queue: number; maxBodyMb: number; maxPixels: number; maxPromptChars: number; clip?: string; tokenizer?: string }) => {
+    .action(async (opts: { checkpoint: string; host: string; port: number; apiKeyEnv?: string; allowedOrigins: string[]; queue: number; maxBodyMb: number; maxPixels: number; maxPromptChars: number; clip?: string; tokenizer?: string }) => {
       const { serveCommand } = await import('../serve/server.js');
       await serveCommand({ ...opts, checkpoint: checkpointOrExplain(opts.checkpoint) });
     });
@@ -286,6 +292,10 @@ export function buildProgram(): Command {
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
+}
+
+function commaList(value: string, previous: string[]): string[] {
+  return [...previous, ...value.split(',').map((v) => v.trim()).filter((v) => v !== '')];
 }
 
 export function unitInterval(value: string): number {

@@ -4,6 +4,7 @@
 // form (--image <folder>, or --manifest) writes one mask per case and predictions.csv into
 // --out; a bad case is reported and skipped, and the command fails at the end if any did.
 import { statSync } from 'node:fs';
+import { setVolumeLimits } from '../data/images.js';
 import { basename } from 'node:path';
 import { overlayFormat } from '../infer/images_io.js';
 import type { WindowChoice } from '../data/formats/msd.js';
@@ -23,6 +24,9 @@ export interface PredictOptions extends RunOverrides {
   overlay?: string;
   /** NIfTI intensity window: ct (default, [-160, 240] HU), percentile, or "lo,hi". */
   window?: string;
+  /** Limits on a NIfTI volume before it is decoded (data/images.ts VolumeLimits). */
+  maxVolumeMb?: number;
+  maxSlices?: number;
   json?: boolean;
 }
 
@@ -88,6 +92,10 @@ function asJson(r: PredictResult): Record<string, unknown> {
 }
 
 export async function predictCommand(opts: PredictOptions): Promise<void> {
+  setVolumeLimits({
+    ...(opts.maxVolumeMb !== undefined ? { maxBytes: opts.maxVolumeMb * 1024 * 1024 } : {}),
+    ...(opts.maxSlices !== undefined ? { maxSlices: opts.maxSlices } : {}),
+  });
   const batch = opts.manifest !== undefined || (opts.image !== undefined && (statSync(opts.image, { throwIfNoEntry: false })?.isDirectory() ?? false));
   // Progress goes to stderr under --json, so stdout stays one JSON document.
   const log = (line: string): void => void (opts.json || line.startsWith('tgcnet:') ? process.stderr : process.stdout).write(`${line}\n`);

@@ -27,7 +27,11 @@ export async function trainCommand(o: Record<string, unknown>): Promise<void> {
     limitVal: o.limitVal as number | undefined,
     auxPrompts: o.auxPrompts as string | undefined,
     threads: o.threads as number | undefined,
+    explicit: o.explicit as string[] | undefined,
+    override: o.override as string[] | undefined,
   });
+  // As a shell reports a process these signals ended; the checkpoint is saved either way.
+  if (result.signal) process.exitCode = result.signal === 'SIGTERM' ? 143 : 130;
   if (o.json) process.stdout.write(`${JSON.stringify(result)}\n`);
   else
     process.stdout.write(

@@ -1,7 +1,7 @@
 // Loading CLIP from what users already have: a Hugging Face folder (config.json,
 // model.safetensors or shards, vocab.json + merges.txt or tokenizer.json,
 // preprocessor_config.json), or a single .safetensors in either naming.
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SafetensorsFile, dispose, tidy, type Tensor } from '@tgcnet/torch';
 import { type ClipConfig, PreprocessorConfig, parseClipConfig } from './config.js';
@@ -10,6 +10,7 @@ import { type Naming, detectNaming, isIgnorableKey, openAiToHuggingFace } from '
 import { ClipTextTower } from './text.js';
 import { ClipTokenizer } from './tokenizer.js';
 import { ClipVisionTower } from './vision.js';
+import { readJsonFile } from '../fs/read_json.js';
 
 export type Tower = 'both' | 'vision' | 'text';
 
@@ -30,7 +31,7 @@ export function resolveClipFiles(path: string): ClipFiles {
   if (!isDir) {
     weights = [path];
   } else if (existsSync(join(dir, 'model.safetensors.index.json'))) {
-    const index = JSON.parse(readFileSync(join(dir, 'model.safetensors.index.json'), 'utf8')) as { weight_map?: Record<string, string> };
+    const index = readJsonFile(join(dir, 'model.safetensors.index.json'), 'sharded weights index') as { weight_map?: Record<string, string> };
     weights = [...new Set(Object.values(index.weight_map ?? {}))].map((f) => join(dir, f));
   } else if (existsSync(join(dir, 'model.safetensors'))) {
     weights = [join(dir, 'model.safetensors')];
@@ -155,7 +156,7 @@ function load(path: string, tower: Tower): LoadedClip<ClipModel | ClipVisionTowe
     const shapes = new Map<string, number[]>();
     for (const h of handles) for (const [k, info] of h.tensors) shapes.set(k, info.shape);
     const config = files.config
-      ? parseClipConfig(JSON.parse(readFileSync(files.config, 'utf8')), files.config)
+      ? parseClipConfig(readJsonFile(files.config, 'CLIP config'), files.config)
       : inferClipConfig(shapes, naming, files.weights[0]);
     const model = buildModel(tower, config);
     try {
@@ -176,7 +177,7 @@ function load(path: string, tower: Tower): LoadedClip<ClipModel | ClipVisionTowe
       model.dispose();
       throw new Error(`loading CLIP from ${path}: ${(err as Error).message}`);
     }
-    const preprocessor = PreprocessorConfig.parse(files.preprocessor ? JSON.parse(readFileSync(files.preprocessor, 'utf8')) : {});
+    const preprocessor = PreprocessorConfig.parse(files.preprocessor ? readJsonFile(files.preprocessor, 'image preprocessor config') : {});
     const tokenizer = files.tokenizerDir ? ClipTokenizer.fromPath(files.tokenizerDir) : null;
     model.eval();
     return { model, config, naming, tokenizer, preprocessor, files };

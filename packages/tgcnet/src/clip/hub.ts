@@ -10,9 +10,11 @@
 // (sha256 for large files, the git blob sha1 for small ones). $HF_HUB_OFFLINE=1 never touches
 // the network. The commit is returned, so a run pins the exact revision it used.
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { makeDir } from '../fs/make_dir.js';
+import { readJsonFile } from '../fs/read_json.js';
 
 export interface HubOptions {
   /** Branch, tag or commit (default "main"). */
@@ -169,7 +171,7 @@ async function download(meta: FileMeta, auth: Auth, blob: string, file: string, 
 
 function linkSnapshot(repoDir: string, commit: string, file: string, etag: string): string {
   const path = join(repoDir, 'snapshots', commit, file);
-  mkdirSync(dirname(path), { recursive: true });
+  makeDir(dirname(path), 'Hugging Face cache folder');
   const target = join('..', '..', ...file.split('/').slice(1).map(() => '..'), 'blobs', etag);
   if (existsSync(path) || isLink(path)) rmSync(path);
   symlinkSync(target, path);
@@ -223,7 +225,7 @@ export async function resolveHubModel(repo: string, options: HubOptions = {}, fi
     if (meta === null) continue;
     commit ??= meta.commit;
     const blob = join(repoDir, 'blobs', meta.etag);
-    mkdirSync(dirname(blob), { recursive: true });
+    makeDir(dirname(blob), 'Hugging Face cache folder');
     if (!existsSync(blob)) {
       await download(meta, auth, blob, file, options);
       downloaded.push(file);
@@ -237,14 +239,14 @@ export async function resolveHubModel(repo: string, options: HubOptions = {}, fi
   }
   if (found.has('model.safetensors.index.json')) {
     // Sharded weights: fetch the shards the index names.
-    const index = JSON.parse(readFileSync(join(repoDir, 'snapshots', commit, 'model.safetensors.index.json'), 'utf8')) as { weight_map?: Record<string, string> };
+    const index = readJsonFile(join(repoDir, 'snapshots', commit, 'model.safetensors.index.json'), 'sharded weights index', 'delete the snapshot folder and fetch again') as { weight_map?: Record<string, string> };
     const shards = [...new Set(Object.values(index.weight_map ?? {}))];
     const more = await resolveHubModel(repo, { ...options, revision: commit }, { required: shards, weights: shards, optional: [] });
     downloaded.push(...more.downloaded);
   }
   if (revision !== commit) {
     const ref = join(repoDir, 'refs', revision);
-    mkdirSync(dirname(ref), { recursive: true });
+    makeDir(dirname(ref), 'Hugging Face cache folder');
     writeFileSync(`${ref}.tmp-${process.pid}`, commit);
     renameSync(`${ref}.tmp-${process.pid}`, ref);
   }

@@ -1,12 +1,13 @@
 // Writes a complete random CLIP checkpoint folder in the Hugging Face layout, so tests,
 // the demo and users without weights can run the whole pipeline.
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { manualSeed, saveSafetensors } from '@tgcnet/torch';
 import { type ClipConfig, clipPreset } from './config.js';
 import { ClipModel } from './model.js';
 import { huggingFaceToOpenAi } from './naming.js';
 import { ClipTokenizer } from './tokenizer.js';
+import { makeDir } from '../fs/make_dir.js';
 
 function writeAtomic(path: string, text: string): void {
   writeFileSync(`${path}.tmp-${process.pid}`, text);
@@ -25,7 +26,7 @@ export interface InitOptions {
 
 export function writeRandomClip(outDir: string, options: InitOptions): { config: ClipConfig; files: string[] } {
   const config = options.config ?? clipPreset(options.preset ?? 'tiny');
-  mkdirSync(outDir, { recursive: true });
+  makeDir(outDir);
   manualSeed(options.seed ?? 0);
   const model = new ClipModel(config);
   const files: string[] = [];

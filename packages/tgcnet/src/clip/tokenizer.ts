@@ -5,6 +5,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { readJsonFile } from '../fs/read_json.js';
 
 export const START_OF_TEXT = '<|startoftext|>';
 export const END_OF_TEXT = '<|endoftext|>';
@@ -122,7 +123,7 @@ export class ClipTokenizer {
 
   /** From Hugging Face's vocab.json + merges.txt. */
   static fromVocabMerges(vocabPath: string, mergesPath: string): ClipTokenizer {
-    const vocab = JSON.parse(readFileSync(vocabPath, 'utf8')) as Record<string, number>;
+    const vocab = readJsonFile(vocabPath, 'tokenizer vocabulary') as Record<string, number>;
     const merges = readFileSync(mergesPath, 'utf8')
       .split('\n')
       .filter((l) => l.length > 0 && !l.startsWith('#version'))
@@ -132,7 +133,7 @@ export class ClipTokenizer {
 
   /** From Hugging Face's tokenizer.json (a BPE model with vocab and merges). */
   static fromTokenizerJson(path: string): ClipTokenizer {
-    const json = JSON.parse(readFileSync(path, 'utf8')) as {
+    const json = readJsonFile(path, 'tokenizer') as {
       model?: { type?: string; vocab?: Record<string, number>; merges?: (string | [string, string])[] };
       added_tokens?: { id: number; content: string }[];
     };

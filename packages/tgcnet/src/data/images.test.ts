@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { NIFTI_TYPES, niftiBytes, tempDir, writeGarbage, writeNifti, writePng } from './formats/testing.js';
-import { clearVolumeCache, decodeBmp, getVolume, imageFileSize, loadImage, loadMask, readNiftiHeader, setVolumeCacheSize } from './images.js';
+import { clearVolumeCache, decodeBmp, decodeNifti, getVolume, setVolumeLimits, imageFileSize, loadImage, loadMask, readNiftiHeader, setVolumeCacheSize } from './images.js';
 
 const tmp = tempDir('images');
 after(() => tmp.cleanup());
@@ -81,6 +82,22 @@ describe('loadImage (2-D files)', () => {
     assert.deepEqual([...(await loadImage({ kind: 'file', path: file('deep.png') })).data], [0, 100, 255]);
   });
 
+  it('refuses damaged BMP headers instead of decoding garbage', () => {
+    const good = bmp8(5, 2, [0, 1, 2, 3, 4, 250, 251, 252, 253, 254]);
+    const damaged = (edit: (b: Buffer) => void) => {
+      const b = Buffer.from(good);
+      edit(b);
+      return new Uint8Array(b);
+    };
+    assert.throws(() => decodeBmp(damaged((b) => b.writeUInt16LE(0, 28))), /bad BMP bit depth 0/);
+    assert.throws(() => decodeBmp(damaged((b) => b.writeUInt16LE(7, 28))), /bad BMP bit depth 7/);
+    assert.throws(() => decodeBmp(damaged((b) => b.writeUInt32LE(4000, 46))), /4000 colours for 8 bits/);
+    // A palette that runs past the pixel data (and so past the file's palette bytes).
+    assert.throws(() => decodeBmp(damaged((b) => b.writeUInt32LE(54 + 16, 10))), /bad BMP palette: 256 colours run past the pixel data/);
+    assert.throws(() => decodeBmp(damaged((b) => b.writeUInt32LE(1 << 30, 10))), /bad BMP (palette|pixel data offset)/);
+    assert.throws(() => decodeBmp(damaged((b) => b.writeUInt32LE(3, 30))), /bitfields need 16 or 32 bits/);
+  });
+
   it('names the file in its errors', async () => {
     writeGarbage(file('bad.png'));
     await assert.rejects(loadImage({ kind: 'file', path: file('bad.png') }), (e: Error) => e.message.startsWith(`cannot read image ${file('bad.png')}:`));
@@ -112,6 +129,21 @@ describe('NIfTI slices', () => {
   const NZ = 2;
   // Real value at (x, y, z) = 100 z + 10 y + x.
   const real = Array.from({ length: NX * NY * NZ }, (_, i) => 100 * Math.floor(i / (NX * NY)) + 10 * Math.floor((i % (NX * NY)) / NX) + (i % NX));
+
+  it('refuses a volume past the size or slice limit from its header, and a file that inflates past what its header says', async () => {
+    try {
+      setVolumeLimits({ maxBytes: 1024 * 1024, maxSlices: 100 });
+      writeNifti(file('big.nii.gz'), [256, 256, 20], NIFTI_TYPES.uint8, new Uint8Array(256 * 256 * 20));
+      await assert.rejects(decodeNifti(file('big.nii.gz')), /256x256x20 \(1.3 MB decompressed\), more than the limit of 1.0 MB \(--max-volume-mb\)/);
+      writeNifti(file('deep.nii.gz'), [2, 2, 101], NIFTI_TYPES.uint8, new Uint8Array(404));
+      await assert.rejects(decodeNifti(file('deep.nii.gz')), /101 slices, more than the limit of 100 \(--max-slices\)/);
+      // A header announcing 8x8x2 over 10 MB of zeros (a 10 kB file).
+      writeFileSync(file('bomb.nii.gz'), gzipSync(Buffer.concat([niftiBytes([8, 8, 2], NIFTI_TYPES.uint8, new Uint8Array(128)), Buffer.alloc(10 * 1024 * 1024)])));
+      await assert.rejects(decodeNifti(file('bomb.nii.gz')), /decompresses to more than the limit of 1 MB \(--max-volume-mb\), more than its header announces/);
+    } finally {
+      setVolumeLimits({});
+    }
+  });
 
   it('reads every supported datatype, gzip or not, big-endian too, with scl_slope/inter', async () => {
     const cases: [string, number, number[], { slope?: number; inter?: number; littleEndian?: boolean }][] = [

@@ -70,9 +70,18 @@ export function decodeBmp(buf: Uint8Array): RawPixels {
   const height = Math.abs(rawHeight);
   if (width <= 0 || height === 0) throw new Error(`bad BMP size ${width}x${rawHeight}`);
   if (compression !== 0 && compression !== 3) throw new Error(`unsupported BMP compression ${compression} (RLE and embedded JPEG/PNG are not supported)`);
+  if (![1, 4, 8, 16, 24, 32].includes(bpp)) throw new Error(`bad BMP bit depth ${bpp} (expected 1, 4, 8, 16, 24 or 32): the file is damaged`);
+  if (compression === 3 && bpp !== 16 && bpp !== 32) throw new Error(`bad BMP: bitfields need 16 or 32 bits per pixel, the header says ${bpp}`);
   // Palette (for <= 8 bpp): BGRA quads after the info header.
   const paletteStart = 14 + headerSize;
   const colorsUsed = dv.getUint32(46, true);
+  if (bpp <= 8) {
+    const count = colorsUsed || 1 << bpp;
+    if (count > 1 << bpp) throw new Error(`bad BMP palette: ${count} colours for ${bpp} bits per pixel`);
+    if (paletteStart + count * 4 > Math.min(dataOffset, buf.length)) throw new Error(`bad BMP palette: ${count} colours run past the pixel data (offset ${dataOffset}) or the end of the file`);
+  }
+  if (compression === 3 && headerSize < 52 && paletteStart + 12 > buf.length) throw new Error('bad BMP: the bitfield masks run past the end of the file');
+  if (dataOffset < paletteStart || dataOffset >= buf.length) throw new Error(`bad BMP pixel data offset ${dataOffset} (the file is ${buf.length} bytes)`);
   // Channel masks for bitfields (compression 3), or the defaults for 16/32 bpp.
   let masks: [number, number, number] | null = null;
   if (compression === 3) {
@@ -192,6 +201,30 @@ export function binarise(raw: RawPixels): GreyImage {
   return { width: raw.width, height: raw.height, data: peak };
 }
 
+/** The distinct values of a mask (its largest colour channel per pixel), ascending. */
+export function maskValues(raw: RawPixels): number[] {
+  const colour = raw.channels === 2 || raw.channels === 4 ? raw.channels - 1 : raw.channels;
+  const seen = new Uint8Array(256);
+  for (let o = 0; o < raw.data.length; o += raw.channels) {
+    let v = raw.data[o];
+    for (let c = 1; c < colour; c++) if (raw.data[o + c] > v) v = raw.data[o + c];
+    seen[v] = 1;
+  }
+  const values: number[] = [];
+  for (let v = 0; v < 256; v++) if (seen[v]) values.push(v);
+  return values;
+}
+
+/** A 2-D mask file decoded once: its 0/1 mask (MASK_RULE) and the values it held. Errors name the file. */
+export async function loadMaskFileWithValues(path: string): Promise<{ mask: GreyImage; values: number[] }> {
+  try {
+    const raw = await readRaw(path);
+    return { mask: binarise(raw), values: maskValues(raw) };
+  } catch (err) {
+    throw new Error(`cannot read mask ${path}: ${describeError(err)}`);
+  }
+}
+
 // ---------------------------------------------------------------------------------------
 // NIfTI volumes
 
@@ -255,13 +288,46 @@ function headerDims(header: nifti.NIFTI1 | nifti.NIFTI2): { nx: number; ny: numb
   return { nx, ny, nz };
 }
 
+/**
+ * What a volume may cost before it is decoded: a 1 MB .nii.gz of zeros can inflate to
+ * gigabytes. The header is read first (cheap) and checked; decompression is then capped at
+ * the size the header announced, so a header that lies cannot get past the limit either.
+ */
+export interface VolumeLimits {
+  /** Largest decompressed file, in bytes (default 1 GiB). */
+  maxBytes: number;
+  /** Most slices along z (default 2048). */
+  maxSlices: number;
+}
+export const DEFAULT_VOLUME_LIMITS: VolumeLimits = { maxBytes: 1024 * 1024 * 1024, maxSlices: 2048 };
+let volumeLimits: VolumeLimits = { ...DEFAULT_VOLUME_LIMITS };
+
+export function setVolumeLimits(limits: Partial<VolumeLimits>): void {
+  volumeLimits = { ...DEFAULT_VOLUME_LIMITS, ...limits };
+}
+
 /** Decodes a whole .nii or .nii.gz (the first 3-D volume of a 4-D file). */
 export async function decodeNifti(path: string): Promise<Volume> {
+  const { header: head } = await readNiftiHeaderBlock(path);
+  const dims = headerDims(head);
+  const headType = DATATYPES[head.datatypeCode];
+  const needed = Math.max(0, Math.round(head.vox_offset)) + dims.nx * dims.ny * dims.nz * (headType?.bytes ?? 1);
+  if (dims.nz > volumeLimits.maxSlices) {
+    throw new Error(`the volume has ${dims.nz} slices, more than the limit of ${volumeLimits.maxSlices} (--max-slices): pass a larger --max-slices if it is real`);
+  }
+  if (needed > volumeLimits.maxBytes) {
+    const mb = (n: number) => (n / 1024 / 1024).toFixed(1);
+    throw new Error(`the volume is ${dims.nx}x${dims.ny}x${dims.nz} (${mb(needed)} MB decompressed), more than the limit of ${mb(volumeLimits.maxBytes)} MB (--max-volume-mb): pass a larger --max-volume-mb if it is real`);
+  }
   let buf: Uint8Array = await readFile(path);
   if (buf.length >= 2 && nifti.isCompressed(exactArrayBuffer(buf.subarray(0, 2)))) {
     try {
-      buf = await gunzipAsync(buf);
+      // A 4-D file holds more than its first volume: cap at the limit, not at `needed`.
+      buf = await gunzipAsync(buf, { maxOutputLength: volumeLimits.maxBytes });
     } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+        throw new Error(`the file decompresses to more than the limit of ${(volumeLimits.maxBytes / 1024 / 1024).toFixed(0)} MB (--max-volume-mb), more than its header announces: it is damaged or not a plain volume`);
+      }
       throw new Error(`cannot decompress: ${describeError(err)}`);
     }
   }

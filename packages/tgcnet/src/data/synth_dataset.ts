@@ -1,12 +1,13 @@
 // `tgcnet data synth`: writes synthetic cases in the LViT layout
 // ({Train,Val,Test}_Folder/{img,labelcol} + <Split>_text.xlsx with Image, Description),
 // 70/10/20 train/val/test, deterministic for a seed.
-import { mkdirSync, renameSync, rmSync } from 'node:fs';
+import { renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import ExcelJS from 'exceljs';
 import sharp from 'sharp';
 import { type SynthCase, type Zone, describeZones, synthCase } from './synth.js';
 import { describeZonesClinical, synthCaseClinical } from './synth_clinical.js';
+import { makeDir } from '../fs/make_dir.js';
 
 interface SynthStyleSpec {
   draw: (seed: number, size?: number) => SynthCase;
@@ -65,8 +66,8 @@ export async function writeSynthDataset(options: SynthOptions): Promise<{ counts
   for (const [i, [name, fraction]] of FOLDERS.entries()) {
     const count = i === FOLDERS.length - 1 ? options.n - start : Math.max(1, Math.round(options.n * fraction));
     const folder = join(tmp, `${name}_Folder`);
-    mkdirSync(join(folder, 'img'), { recursive: true });
-    mkdirSync(join(folder, 'labelcol'), { recursive: true });
+    makeDir(join(folder, 'img'));
+    makeDir(join(folder, 'labelcol'));
     const workbook = new ExcelJS.Workbook();
     const sheet = workbook.addWorksheet('Sheet1');
     sheet.addRow(['Image', 'Description']);

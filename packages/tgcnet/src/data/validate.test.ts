@@ -94,6 +94,38 @@ describe('validateDataset', () => {
     assert.match(problems[0].message, /cannot read image .*truncated\.png/);
   });
 
+  it('with checkPixels, reports mask values other than 0/255 or 0/1 with what the rule makes of them', async () => {
+    await writePng(f('m0_100.png'), 8, 8, Array.from({ length: 64 }, (_, i) => (i < 20 ? 100 : 0)));
+    await writePng(f('m01_stray.png'), 8, 8, Array.from({ length: 64 }, (_, i) => (i === 0 ? 255 : i < 30 ? 1 : 0)));
+    await writePng(f('m01.png'), 8, 8, Array.from({ length: 64 }, (_, i) => (i < 30 ? 1 : 0)));
+    await writePng(f('m0_255.png'), 8, 8, Array.from({ length: 64 }, (_, i) => (i < 30 ? 255 : 0)));
+    const cases = [
+      fileCase('m0_100', 'ok.png', 'm0_100.png'),
+      fileCase('m01_stray', 'ok.png', 'm01_stray.png'),
+      fileCase('m01', 'ok.png', 'm01.png'),
+      fileCase('m0_255', 'ok.png', 'm0_255.png'),
+    ];
+    const problems = await validateDataset({ ...ds, problems: [], cases }, { checkPixels: true });
+    const about = (id: string) => problems.filter((p) => p.where === id).map((p) => p.message);
+    assert.deepEqual(about('m0_100'), ['mask values {0, 100} are not 0/255 or 0/1: read as foreground where > 127, that is an empty mask; rewrite the mask as 0/255 if that is not what it means']);
+    assert.match(about('m01_stray').join(), /^mask values \{0, 1, 255\} .* that is 1 foreground pixel\(s\) of 64/);
+    assert.deepEqual(about('m01'), []);
+    assert.deepEqual(about('m0_255'), []);
+    assert.equal(problems.length, 2, 'no dataset-wide problem: some masks have foreground');
+  });
+
+  it('with checkPixels, says so when every mask is empty', async () => {
+    const seen: number[] = [];
+    const problems = await validateDataset(
+      { ...ds, problems: [], cases: [fileCase('e1', 'ok.png', 'big_mask.png'), fileCase('e2', 'ok.png', 'big_mask.png')].map((c) => ({ ...c, image: { kind: 'file' as const, path: f('big.png') } })) },
+      { checkPixels: true, onProgress: (done) => seen.push(done) },
+    );
+    assert.deepEqual(seen, [1, 2]);
+    assert.equal(problems.length, 1);
+    assert.equal(problems[0].where, tmp.dir);
+    assert.match(problems[0].message, /^every one of the 2 masks is empty after binarising/);
+  });
+
   it('drops the cases a problem names (--skip-bad)', async () => {
     const problems = await validateDataset(ds);
     assert.deepEqual(

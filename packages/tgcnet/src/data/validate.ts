@@ -2,7 +2,8 @@
 // the others instead of failing halfway through an epoch. Problems about one case have
 // `where` = the case id, so dropBadCases can leave those cases out (--skip-bad); problems
 // about a file or row that made no case name that file or row.
-import { describeError, isNiftiPath, imageFileSize, loadImage, loadMask, readNiftiHeader } from './images.js';
+import { describeError, isNiftiPath, imageFileSize, loadImage, loadMask, loadMaskFileWithValues, readNiftiHeader } from './images.js';
+import { maskValueProblem } from './mask_values.js';
 import type { CaseRecord, Dataset, ImageSource, MaskSource, Problem } from './types.js';
 
 export interface ValidateOptions {
@@ -10,7 +11,11 @@ export interface ValidateOptions {
   checkPixels?: boolean;
   /** Cases checked at once (default 16). */
   concurrency?: number;
+  /** Called after each case (done, total): progress for long checks. */
+  onProgress?: (done: number, total: number) => void;
 }
+
+const MASK_RULE_SHORT = 'foreground where the value is > 127, or > 0 in 0/1 masks';
 
 interface Size {
   width: number;
@@ -96,7 +101,19 @@ export async function validateDataset(ds: Dataset, options: ValidateOptions = {}
       }
       if (c.mask && maskSize) {
         try {
-          await loadMask(c.mask);
+          if (c.mask.kind === 'nifti-slice') {
+            const m = await loadMask(c.mask);
+            masksDecoded += 1;
+            if (m.data.some((v) => v !== 0)) masksWithForeground += 1;
+          } else {
+            const { mask, values } = await loadMaskFileWithValues(c.mask.path);
+            let foreground = 0;
+            for (const v of mask.data) foreground += v;
+            masksDecoded += 1;
+            if (foreground > 0) masksWithForeground += 1;
+            const problem = maskValueProblem(c.mask.path, values, foreground, mask.data.length);
+            if (problem) add(problem);
+          }
         } catch (err) {
           add((err as Error).message);
         }
@@ -105,8 +122,23 @@ export async function validateDataset(ds: Dataset, options: ValidateOptions = {}
     return found;
   };
 
-  const perCase = await mapLimit(ds.cases, concurrency, check);
-  return [...ds.problems, ...perCase.flat()];
+  let masksDecoded = 0;
+  let masksWithForeground = 0;
+  let done = 0;
+  const perCase = await mapLimit(ds.cases, concurrency, async (c) => {
+    const found = await check(c);
+    done += 1;
+    options.onProgress?.(done, ds.cases.length);
+    return found;
+  });
+  const datasetWide: Problem[] = [];
+  if (options.checkPixels && masksDecoded > 0 && masksWithForeground === 0) {
+    datasetWide.push({
+      where: ds.root,
+      message: `every one of the ${masksDecoded} masks is empty after binarising (${MASK_RULE_SHORT}): wrong mask folder, or masks whose foreground value is below 128`,
+    });
+  }
+  return [...ds.problems, ...perCase.flat(), ...datasetWide];
 }
 
 /** The cases that no problem names (what --skip-bad trains on). */

@@ -1,9 +1,10 @@
 // The HTML report: loss and Dice curves (inline SVG) from metrics.jsonl, the metric
 // table, and the best and worst cases as image / ground truth / prediction overlays.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { type CaseCounts, type Summary, diceOf, iouOf } from './metrics.js';
+import { makeDir } from '../fs/make_dir.js';
 
 export interface ReportCase {
   counts: CaseCounts;
@@ -117,7 +118,7 @@ function readCurves(path: string | null): { loss: [number, number][]; diceMicro:
 }
 
 export async function writeReport(dir: string, input: ReportInput): Promise<string> {
-  mkdirSync(join(dir, 'cases'), { recursive: true });
+  makeDir(join(dir, 'cases'));
   const curves = readCurves(input.metricsLog);
   const caseHtml = async (c: ReportCase) => {
     const file = `cases/${c.counts.id.replace(/[^A-Za-z0-9_.-]/g, '_')}.png`;

@@ -1,6 +1,6 @@
 // `tgcnet eval`: a checkpoint on a dataset split -> Dice/IoU (macro and micro), per-case
 // CSV, optionally an HTML report and a shuffled-prompt control (does the text matter?).
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { openDataset } from '../data/detect.js';
 import { usesAux } from '../model/tgcnet.js';
@@ -15,6 +15,7 @@ import { type RunOverrides, loadRun, openRunAux } from '../run/checkpoint.js';
 import { type Evaluation, type PromptOverride, evaluateCases } from './evaluate.js';
 import { diceOf } from './metrics.js';
 import { type ReportCase, writeReport } from './report.js';
+import { makeDir } from '../fs/make_dir.js';
 
 export interface EvalOptions extends RunOverrides {
   checkpoint: string;
@@ -81,7 +82,7 @@ export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
       const missing = auxPrompts.missingWarning(auxPrompts.attach(cases));
       if (missing) warnToStderr(missing);
     }
-    const problems = await validateDataset({ ...dataset, cases }, {});
+    const problems = await validateDataset({ ...dataset, cases }, { checkPixels: true });
     if (problems.length > 0) {
       if (!options.skipBad) throw new Error(`${options.data}: ${problems.length} bad case(s); fix them or pass --skip-bad:\n${formatProblems(problems)}`);
       const bad = new Set(problems.map((p) => p.where));
@@ -122,7 +123,7 @@ export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
     let csv: string | null = null;
     if (options.csv || options.report) {
       csv = resolve(options.csv ?? join(options.report!, 'cases.csv'));
-      mkdirSync(resolve(csv, '..'), { recursive: true });
+      makeDir(resolve(csv, '..'));
       writeFileSync(csv, evaluation.metric.toCsv());
     }
     let report: string | null = null;

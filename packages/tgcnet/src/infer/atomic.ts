@@ -1,12 +1,13 @@
 // Output files appear whole or not at all: written to a temporary file beside the target,
 // then renamed over it (rename is atomic within a file system), so an interrupted run never
 // leaves a half-written mask that a later step would read as a real one.
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { makeDir } from '../fs/make_dir.js';
 
 export function writeFileAtomic(path: string, bytes: Uint8Array | string): void {
   const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
-  mkdirSync(dirname(path), { recursive: true });
+  makeDir(dirname(path));
   try {
     writeFileSync(tmp, bytes);
     renameSync(tmp, path);

@@ -2,13 +2,13 @@
 // and predictions.csv. A case that fails is reported (onError) and recorded in the CSV's
 // error column; the others go on. Bad manifest rows arrive as problems and are recorded
 // the same way, so the CSV accounts for every row.
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Problem } from '../data/types.js';
 import type { LoadedRun } from '../run/checkpoint.js';
 import { writeFileAtomic } from './atomic.js';
 import { type PredictCaseOptions, type PredictResult, maskKind, predictCase } from './predict_case.js';
 import type { PredictCase } from './predict_inputs.js';
+import { makeDir } from '../fs/make_dir.js';
 
 export interface BatchFailure {
   image: string;
@@ -40,7 +40,7 @@ export async function predictBatch(
   outDir: string,
   options: Omit<PredictCaseOptions, 'overlay'> & { onResult?: (r: PredictResult) => void; onError?: (f: BatchFailure) => void } = {},
 ): Promise<BatchResult> {
-  mkdirSync(outDir, { recursive: true });
+  makeDir(outDir);
   const rows: string[] = [PREDICTIONS_HEADER.join(',')];
   const results: PredictResult[] = [];
   const failures: BatchFailure[] = [];

@@ -31,15 +31,15 @@ export const TgcConfig = z
       widths: z.array(positive).length(4),
       /** Residual blocks per stage. */
       depths: z.array(z.number().int().nonnegative()).length(4),
-    }),
+    }).strict(),
     sse: z.object({
       layers: z.number().int().nonnegative(),
       heads: positive,
       points: positive,
       ffn: positive,
-    }),
-    date: z.object({ heads: positive }),
-    vlcm: z.object({ heads: positive, contextTokens: positive }),
+    }).strict(),
+    date: z.object({ heads: positive }).strict(),
+    vlcm: z.object({ heads: positive, contextTokens: positive }).strict(),
     decoder: z.object({
       /** Channels of the cost embedding and aggregation at each level (coarse to fine share it). */
       costChannels: positive,
@@ -54,7 +54,7 @@ export const TgcConfig = z
       gateUnion: z.boolean().default(false),
       /** With textGate: a text-predicted gateGrid x gateGrid map instead of the position form (0: off). */
       gateGrid: z.number().int().nonnegative().default(0),
-    }),
+    }).strict(),
     dropout: z.number().min(0).max(1),
     /** Training objectives beside the segmentation loss (see text_reconstruction.ts); absent in older runs. */
     objective: z
@@ -66,15 +66,19 @@ export const TgcConfig = z
         /** Weight of a text-pixel alignment loss on the finest calibrated level (CRIS-style; 0: off). */
         textPixel: z.number().min(0).default(0),
       })
+      .strict()
       .default({ textReconstruction: 0, reconstructionBuckets: 512, textPixel: 0 }),
     /** Ablation switches (the paper's Tables 3-6). */
     encoder: EncoderMode,
     text: TextMode,
     alignment: AlignmentMode,
-    modules: z.object({ sse: z.boolean(), date: z.boolean(), vlcm: z.boolean() }),
+    modules: z.object({ sse: z.boolean(), date: z.boolean(), vlcm: z.boolean() }).strict(),
     /** Train the CLIP towers too (used when no pretrained CLIP is given). */
     clipTrainable: z.boolean(),
   })
+  // A field this version does not know is refused, not dropped: a model built without it
+  // would not be the model that was trained (zod names the key).
+  .strict()
   .superRefine((c, ctx) => {
     const clip = typeof c.clip === 'string' ? safeClipPreset(c.clip) : c.clip;
     if (clip === null) {

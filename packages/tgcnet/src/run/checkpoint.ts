@@ -2,15 +2,16 @@
 // rebuild the model), best/ and last/ checkpoints and metrics.jsonl. Checkpoints are
 // written into a temporary folder, then swapped in by rename: an interrupted write leaves
 // the previous checkpoint intact.
-import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { type Tensor, loadSafetensors, saveSafetensors, tidy } from '@tgcnet/torch';
+import { type Tensor, aten, isFloatingPoint, loadSafetensors, saveSafetensors, tidy } from '@tgcnet/torch';
 import { loadClipText, loadClipVision } from '../clip/checkpoint.js';
 import { ClipTokenizer } from '../clip/tokenizer.js';
 import { type PretrainedClip, TgcNet } from '../model/tgcnet.js';
 import { AuxPrompts, OFFLINE_AUX } from '../prompts/aux_prompts.js';
 import { bundledAuxFile, runPath } from './portable.js';
 import { type RunRecord, readJsonFile, readRunRecord } from './record.js';
+import { makeDir } from '../fs/make_dir.js';
 
 function writeJsonAtomic(path: string, value: unknown): void {
   const tmp = `${path}.tmp-${process.pid}`;
@@ -19,7 +20,7 @@ function writeJsonAtomic(path: string, value: unknown): void {
 }
 
 export function writeRunRecord(runDir: string, record: RunRecord): void {
-  mkdirSync(runDir, { recursive: true });
+  makeDir(runDir);
   writeJsonAtomic(join(runDir, 'config.json'), record);
 }
 
@@ -47,17 +48,52 @@ export function saveCheckpoint(runDir: string, name: 'best' | 'last', content: C
   const final = join(runDir, name);
   const tmp = join(runDir, `.${name}.tmp-${process.pid}`);
   rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
+  makeDir(tmp);
   const skip = excludedFromCheckpoint(content.model, content.run);
   const weights = new Map([...content.model.stateDict()].filter(([k]) => !skip(k)));
-  saveSafetensors(join(tmp, 'model.safetensors'), weights, { format: 'pt', producer: 'tgcnet' });
-  writeJsonAtomic(join(tmp, 'metrics.json'), content.metrics);
-  if (content.optimizer) saveSafetensors(join(tmp, 'optimizer.safetensors'), content.optimizer.tensors, { step: String(content.optimizer.step) });
-  if (content.state) writeJsonAtomic(join(tmp, 'state.json'), content.state);
+  try {
+    saveSafetensors(join(tmp, 'model.safetensors'), weights, { format: 'pt', producer: 'tgcnet' });
+    writeJsonAtomic(join(tmp, 'metrics.json'), content.metrics);
+    if (content.optimizer) saveSafetensors(join(tmp, 'optimizer.safetensors'), content.optimizer.tensors, { step: String(content.optimizer.step) });
+    if (content.state) writeJsonAtomic(join(tmp, 'state.json'), content.state);
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOSPC' ? 'the disk is full' : code === 'EFBIG' ? 'the file size limit was reached' : code === 'EDQUOT' ? 'the disk quota is used up' : (err as Error).message;
+    const kept = existsSync(final) ? `the previous ${name}/ is intact` : `there is no earlier ${name}/`;
+    throw new Error(`cannot write the ${name}/ checkpoint in ${runDir}: ${why}; ${kept}. Free space, then continue with --resume`);
+  }
   const old = join(runDir, `.${name}.old-${process.pid}`);
   if (existsSync(final)) renameSync(final, old);
   renameSync(tmp, final);
   rmSync(old, { recursive: true, force: true });
+}
+
+/**
+ * Puts a run folder back in order after a kill or a full disk during a write. saveCheckpoint
+ * moves the old folder aside, then the new one into place: killed between the two, only
+ * `.<name>.old-PID` holds the checkpoint, and it is moved back. Half-written `.<name>.tmp-PID`
+ * folders and `*.tmp-PID` files are removed. Returns one line per repair, for the log.
+ */
+export function recoverRunFolder(runDir: string): string[] {
+  if (!existsSync(runDir)) return [];
+  const done: string[] = [];
+  const entries = readdirSync(runDir);
+  for (const name of ['best', 'last'] as const) {
+    const final = join(runDir, name);
+    const old = entries.find((e) => new RegExp(`^\\.${name}\\.old-\\d+$`).test(e));
+    if (old !== undefined && !existsSync(final)) {
+      renameSync(join(runDir, old), final);
+      done.push(`restored ${name}/ from ${old} (a checkpoint write was interrupted)`);
+    }
+  }
+  for (const e of readdirSync(runDir)) {
+    if (/^\.(best|last)\.(tmp|old)-\d+$/.test(e) || /\.tmp-\d+$/.test(e)) {
+      rmSync(join(runDir, e), { recursive: true, force: true });
+      done.push(`removed ${e}, left by an interrupted write`);
+    }
+  }
+  return done;
 }
 
 /** A run folder, a checkpoint folder inside one, or a model.safetensors inside that. */
@@ -90,22 +126,60 @@ export function pretrainedClipOf(run: Pick<RunRecord, 'clipSource' | 'model'>): 
 }
 
 /**
+ * Refuses weights a model cannot hold honestly: an integer or boolean tensor where the model
+ * has floats (or the reverse), and NaN or infinite values, each named. A float of another
+ * width (float16, bfloat16, float64) is cast to the model's, and the cast is said.
+ */
+export function checkWeights(weights: Map<string, Tensor>, own: Map<string, Tensor>, file: string, warn: (message: string) => void): void {
+  const casts = new Map<string, string[]>();
+  for (const [key, t] of weights) {
+    const target = own.get(key);
+    if (target === undefined) continue;
+    if (t.dtype !== target.dtype) {
+      if (!isFloatingPoint(t.dtype) || !isFloatingPoint(target.dtype)) {
+        throw new Error(
+          `${file}: tensor '${key}' is ${t.dtype} but the model holds ${target.dtype}: this is not a checkpoint of this model, or it is damaged; ` +
+            'pass the best/ or last/ folder tgcnet train wrote',
+        );
+      }
+      const kind = `${t.dtype} -> ${target.dtype}`;
+      casts.set(kind, [...(casts.get(kind) ?? []), key]);
+    }
+    if (isFloatingPoint(t.dtype) && !aten.isfinite(t).all().item()) {
+      throw new Error(
+        `${file}: tensor '${key}' holds NaN or infinite values (the run diverged, or the file is damaged): ` +
+          'use another checkpoint; best/ keeps the weights with the best validation score',
+      );
+    }
+  }
+  for (const [kind, keys] of casts) warn(`${file}: casting ${keys.length} tensor(s) ${kind} (first: ${keys[0]})`);
+}
+
+const warnOnStderr = (message: string) => process.stderr.write(`tgcnet: warning: ${message}\n`);
+
+/**
  * Loads a checkpoint's weights into the model, strictly: every key the model has must be in
  * the file and no other, except the frozen pretrained CLIP the run records (not copied into
- * checkpoints). Resume, evaluation, prediction and serving all load through here.
+ * checkpoints); dtypes and values are checked (checkWeights). Resume, evaluation, prediction
+ * and serving all load through here.
  */
-export function loadWeights(model: TgcNet, run: RunRecord, checkpointDir: string): void {
+export function loadWeights(model: TgcNet, run: RunRecord, checkpointDir: string, warn: (message: string) => void = warnOnStderr): void {
   tidy(() => {
-    const weights = loadSafetensors(join(checkpointDir, 'model.safetensors'));
-    const result = model.loadStateDict(weights, { strict: false });
-    const skip = excludedFromCheckpoint(model, run);
-    const missing = result.missing.filter((k) => !skip(k));
-    for (const t of weights.values()) t.dispose();
-    if (missing.length > 0 || result.unexpected.length > 0) {
-      throw new Error(
-        `${checkpointDir}/model.safetensors does not match its config: ` +
-          `missing ${missing.slice(0, 10).join(', ') || 'none'}; unexpected ${result.unexpected.slice(0, 10).join(', ') || 'none'}`,
-      );
+    const file = join(checkpointDir, 'model.safetensors');
+    const weights = loadSafetensors(file);
+    try {
+      checkWeights(weights, model.stateDict(), file, warn);
+      const result = model.loadStateDict(weights, { strict: false });
+      const skip = excludedFromCheckpoint(model, run);
+      const missing = result.missing.filter((k) => !skip(k));
+      if (missing.length > 0 || result.unexpected.length > 0) {
+        throw new Error(
+          `${file} does not match its config: ` +
+            `missing ${missing.slice(0, 10).join(', ') || 'none'}; unexpected ${result.unexpected.slice(0, 10).join(', ') || 'none'}`,
+        );
+      }
+    } finally {
+      for (const t of weights.values()) t.dispose();
     }
   });
 }

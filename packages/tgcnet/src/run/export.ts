@@ -3,12 +3,13 @@
 // pretrained CLIP's config and weights when the run used one, and a model card (README.md)
 // saying what it is for, what it was trained on, how well it did and where it came from.
 // The folder is itself a run folder: predict, eval and serve load it as they load a run.
-import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { resolveClipFiles } from '../clip/checkpoint.js';
 import { resolveCheckpoint, runTokenizerPath } from './checkpoint.js';
 import { bundleTokenizer, bundledAuxFile, runPath } from './portable.js';
 import { type RunRecord, readJsonFile, readRunRecord } from './record.js';
+import { makeDir } from '../fs/make_dir.js';
 
 export interface ExportResult {
   out: string;
@@ -71,7 +72,7 @@ export function exportRun(checkpoint: string, out: string): ExportResult {
   if (existsSync(target)) throw new Error(`${target} already exists: choose a new --out (an export is never written over)`);
   const tmp = `${target}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(join(tmp, 'best'), { recursive: true });
+  makeDir(join(tmp, 'best'));
   try {
     copyFileSync(join(checkpointDir, 'model.safetensors'), join(tmp, 'best', 'model.safetensors'));
     const metricsFile = join(checkpointDir, 'metrics.json');
@@ -83,7 +84,7 @@ export function exportRun(checkpoint: string, out: string): ExportResult {
       // The frozen CLIP's weights are not in checkpoints: an export must carry them.
       const source = runPath(runDir, record.clipSource);
       const files = resolveClipFiles(source);
-      mkdirSync(join(tmp, 'clip'), { recursive: true });
+      makeDir(join(tmp, 'clip'));
       for (const f of [files.config, ...files.weights, files.preprocessor].filter((x): x is string => x !== null)) copyFileSync(f, join(tmp, 'clip', basename(f)));
       // A sharded checkpoint needs its index too.
       const index = join(source, 'model.safetensors.index.json');

@@ -3,8 +3,9 @@
 // auxiliary prompts file), and paths inside the folder are stored relative to it. Copy the
 // folder to another machine and predict, eval and serve find everything but a frozen
 // pretrained CLIP's weights (gigabytes), which --clip points at.
-import { copyFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, statSync } from 'node:fs';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
+import { makeDir } from '../fs/make_dir.js';
 
 /** The files of a tokenizer, in the forms ClipTokenizer.fromPath reads. */
 const TOKENIZER_FILES = ['vocab.json', 'merges.txt', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'bpe_simple_vocab_16e6.txt.gz', 'bpe_simple_vocab_16e6.txt'];
@@ -22,7 +23,7 @@ export function runPath(runDir: string, stored: string): string {
 }
 
 function copyInto(dir: string, file: string): void {
-  mkdirSync(dir, { recursive: true });
+  makeDir(dir);
   copyFileSync(file, join(dir, basename(file)));
 }
 

@@ -2,16 +2,20 @@
 // and CLIP came from, how it was trained, on what, and by what code on which machine. One
 // zod schema, read by training (resume), evaluation, prediction and serving alike, so a
 // field is typed once and a broken file is refused with the file and the field named.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { TgcConfig } from '../model/config.js';
+import { readJsonFile as readJsonFileNamed } from '../fs/read_json.js';
+import { PRESET_NAMES, TgcConfig } from '../model/config.js';
 import { Provenance } from './provenance.js';
 
 /** The training options a run records (a few older runs hold more fields; they are kept as they are). */
 export const TrainRecord = z
   .object({
-    preset: z.string().optional(),
+    preset: z
+      .string()
+      .refine((name) => (PRESET_NAMES as string[]).includes(name), { message: `unknown preset: this version knows ${PRESET_NAMES.join(', ')}` })
+      .optional(),
     set: z.array(z.string()).optional(),
     epochs: z.number().int().positive().optional(),
     batch: z.number().int().positive().optional(),
@@ -49,22 +53,14 @@ export const RunRecord = z.object({
   provenance: Provenance.optional(),
   /** Each --resume appends the provenance of the invocation that continued the run. */
   resumedBy: z.array(Provenance).optional(),
+  /** Options a --resume changed under --override, with the step it resumed at. */
+  resumeOverrides: z.array(z.object({ step: z.number().int().nonnegative(), changed: z.record(z.string(), z.unknown()) })).optional(),
 });
 export type RunRecord = z.infer<typeof RunRecord>;
 
-/** Reads a JSON file, naming it when it is missing or broken. */
+/** Reads a run's JSON file, naming it when it is missing or broken. */
 export function readJsonFile(path: string, what: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new Error(`cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new Error(`${path} is not valid JSON (${(err as Error).message}): the ${what} is damaged; restore it or start a new run`);
-  }
+  return readJsonFileNamed(path, what, 'restore it or start a new run');
 }
 
 export function readRunRecord(runDir: string): RunRecord {

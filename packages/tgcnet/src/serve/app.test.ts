@@ -180,8 +180,32 @@ test('/v1/model reports the preset, parameter counts, input sizes and the checkp
     assert.equal(m.checkpoint.best_dice, 0.5);
     assert.equal(m.checkpoint.metrics.val.diceMacro, 0.4);
     assert.equal(m.limits.max_prompt_chars, 2000);
+    assert.doesNotMatch(JSON.stringify(m), new RegExp(fx.dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'no server path leaves the server');
+    assert.equal(m.checkpoint.dir, 'best');
   } finally {
     await app.close();
+  }
+});
+
+test('without an API key, a POST from another site\'s page or a rebound host name is refused; own page, curl and --allowed-origins pass', { skip }, async () => {
+  const { app } = await buildApp(fx.run, { allowedOrigins: ['https://viewer.example.org'] });
+  try {
+    const parts = [imagePart(fx.png), { name: 'text', value: PROMPT }];
+    assertJsonError(await post(app, parts, { origin: 'https://evil.example', host: '127.0.0.1:8080' }), 403, 'origin_not_allowed', /https:\/\/evil\.example may not use this server.*--allowed-origins/);
+    assertJsonError(await post(app, parts, { host: 'rebound.evil.example:8080' }), 403, 'host_not_allowed', /answers only requests addressed to localhost/);
+    assert.equal((await post(app, parts, { origin: 'http://127.0.0.1:8080', host: '127.0.0.1:8080' })).statusCode, 200, 'the viewer on its own origin');
+    assert.equal((await post(app, parts, { origin: 'https://viewer.example.org/', host: 'localhost:8080' })).statusCode, 200, 'an allowed origin');
+    assert.equal((await post(app, parts, { host: '[::1]:8080' })).statusCode, 200, 'curl sends no Origin');
+    assert.equal((await app.inject({ method: 'GET', url: '/v1/health', headers: { host: 'rebound.evil.example' } })).statusCode, 200, 'GETs are not checked');
+  } finally {
+    await app.close();
+  }
+  const keyed = await buildApp(fx.run, { apiKey: 'k' });
+  try {
+    const res = await post(keyed.app, [imagePart(fx.png), { name: 'text', value: PROMPT }], { origin: 'https://elsewhere.example', authorization: 'Bearer k' });
+    assert.equal(res.statusCode, 200, 'with a key, the key is the check');
+  } finally {
+    await keyed.app.close();
   }
 });
 

@@ -7,6 +7,7 @@ import type { LoadedRun } from '../run/checkpoint.js';
 import { apiKeyChecker } from './auth.js';
 import { AuxResolver } from './aux.js';
 import { ApiError, errorBody, toApiError } from './errors.js';
+import { originChecker } from './origin.js';
 import { registerInfoRoutes } from './info_routes.js';
 import { DEFAULT_LIMITS, type ServeLimits } from './limits.js';
 import { InferenceQueue } from './queue.js';
@@ -19,8 +20,12 @@ export interface AppOptions {
   queue?: number;
   /** When set, /v1/segment and /v1/model need it (Bearer or x-api-key). */
   apiKey?: string | null;
+  /** Without an API key: origins besides the server's own whose pages may POST ('*': any). */
+  allowedOrigins?: string[];
+  /** The server listens on a loopback address (Host must then name one; default true). */
+  loopback?: boolean;
   /** Fastify's logger (pino) options, or false (the default: tests stay quiet). */
-  logger?: boolean | { level: string };
+  logger?: boolean | { level: string; stream?: NodeJS.WritableStream };
 }
 
 export interface ServeApp {
@@ -65,6 +70,8 @@ export async function buildApp(run: LoadedRun, options: AppOptions = {}): Promis
     const e = toApiError(err, limits);
     counters.refused++;
     if (e.status >= 500 && e.code === 'internal') request.log.error(err);
+    // The client went away: nothing to answer, nothing wrong with the server.
+    else if (e.status === 499) request.log.info({ reqId: request.id, url: request.url }, 'client closed the connection');
     void reply.code(e.status).headers(e.headers).type('application/json; charset=utf-8').send(errorBody(e));
   });
   app.setNotFoundHandler((request, reply) => {
@@ -73,8 +80,12 @@ export async function buildApp(run: LoadedRun, options: AppOptions = {}): Promis
     void reply.code(404).send(errorBody(e));
   });
 
+  // Keyless, a POST must come from this server's own page or from a client that is not a
+  // browser (origin.ts). With a key, the key is the check.
+  const checkOrigin = check ? null : originChecker({ allowedOrigins: options.allowedOrigins ?? [], loopback: options.loopback ?? true });
   // A body announced larger than the limit is refused before a byte of it is read.
   app.addHook('onRequest', async (request) => {
+    if (checkOrigin && request.method === 'POST') checkOrigin(request);
     const length = Number(request.headers['content-length']);
     if (Number.isFinite(length) && length > limits.maxBodyBytes + MULTIPART_OVERHEAD) {
       throw new ApiError(413, 'payload_too_large', `the request body is ${(length / 1e6).toFixed(1)} MB; this server takes at most ${(limits.maxBodyBytes / 1e6).toFixed(1)} MB: send a smaller image (or start serve with a larger --max-body-mb)`);

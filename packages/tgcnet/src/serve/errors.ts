@@ -57,7 +57,11 @@ export function toApiError(err: unknown, limits: { maxBodyBytes: number }): ApiE
     const known = fromFrameworkCode(e.code, status, message, limits);
     if (known) return known;
   }
-  // Client aborts and malformed multipart bodies surface from busboy as plain errors.
+  // The client closed the connection mid-request (nginx's 499): logged, not answered.
+  if ((e as { code?: unknown }).code === 'ECONNRESET' || /^(Request )?aborted$|premature close/i.test(message)) {
+    return new ApiError(499, 'client_closed', 'the client closed the connection before the request was read');
+  }
+  // Malformed multipart bodies surface from busboy as plain errors.
   if (/Unexpected end of (form|multipart data)|Malformed part header|Boundary not found/i.test(message)) {
     return new ApiError(400, 'bad_multipart', `the multipart body is malformed (${message}): send multipart/form-data built by a client library (curl -F, FormData)`);
   }

@@ -12,6 +12,8 @@ export interface ServeOptions extends RunOverrides {
   host: string;
   port: number;
   apiKeyEnv?: string;
+  /** Without an API key: origins whose pages may POST besides the server's own (origin.ts). */
+  allowedOrigins?: string[];
   queue: number;
   maxBodyMb?: number;
   maxPixels?: number;
@@ -36,6 +38,8 @@ export async function serveCommand(opts: ServeOptions): Promise<void> {
     served = await buildApp(run, {
       queue: opts.queue,
       apiKey,
+      allowedOrigins: opts.allowedOrigins ?? [],
+      loopback: isLoopback(opts.host),
       logger: { level: 'warn' },
       limits: {
         maxBodyBytes: opts.maxBodyMb !== undefined ? Math.round(opts.maxBodyMb * 1024 * 1024) : DEFAULT_LIMITS.maxBodyBytes,

@@ -57,6 +57,24 @@ export class Progress {
     }
   }
 
+  /** Progress of work before training (the data check): label, done/total, rate and ETA. */
+  count(done: number, label: string): void {
+    if (this.options.quiet) return;
+    const now = performance.now();
+    if (now - this.#lastPrint < (this.#tty ? 250 : 10_000) && done !== this.total) return;
+    this.#lastPrint = now;
+    const elapsed = (now - this.#started) / 1000;
+    const rate = done / Math.max(1e-3, elapsed);
+    const text = `${label} ${done}/${this.total} (${rate.toFixed(0)}/s, eta ${duration((this.total - done) / Math.max(1e-3, rate))})`;
+    const stream = this.options.stream ?? process.stderr;
+    if (this.#tty) {
+      stream.write(`\r${text}\u001b[K`);
+      this.#onLine = true;
+    } else if (elapsed > 10 && done !== this.total) {
+      stream.write(`${text}\n`);
+    }
+  }
+
   /** A permanent line (epoch summaries), kept apart from the updating one. */
   line(text: string): void {
     if (this.options.quiet) return;

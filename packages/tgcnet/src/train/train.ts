@@ -1,7 +1,7 @@
 // The training loop: 0.5 Dice + 0.5 BCE, AdamW with warmup + cosine, gradient clipping,
 // validation every epoch, best/last checkpoints, exact resume, early stopping, a time
 // budget, Ctrl-C that saves and exits, progress and a JSONL metrics log.
-import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadSafetensors, manualSeed, memory, optim, setNumThreads, tidy } from '@tgcnet/torch';
 import { resolveClipArg } from '../clip/hub.js';
@@ -18,7 +18,7 @@ import { TgcNet, parameterReport, usesAux } from '../model/tgcnet.js';
 import { defaultBpePath } from '../paths.js';
 import { AuxPrompts } from '../prompts/aux_prompts.js';
 import { fnv1a32 } from '../random.js';
-import { loadWeights, pretrainedClipOf, saveCheckpoint, writeRunRecord } from '../run/checkpoint.js';
+import { loadWeights, pretrainedClipOf, recoverRunFolder, saveCheckpoint, writeRunRecord } from '../run/checkpoint.js';
 import { bundleAuxFile, bundleClipConfig, bundleTokenizer, runPath } from '../run/portable.js';
 import { collectProvenance } from '../run/provenance.js';
 import { type RunRecord, readJsonFile, readRunRecord } from '../run/record.js';
@@ -26,7 +26,10 @@ import { TGCNET_VERSION } from '../version.js';
 import { collate } from '../model/inputs.js';
 import { pixelTextLoss, segmentationLoss } from './loss.js';
 import { type SchedulePlan, type TrainState, epochPlan, resizeToBudget } from './plan.js';
+import { MetricsLog } from './metrics_log.js';
 import { Progress } from './progress.js';
+import { reconcileResumeOptions } from './resume_options.js';
+import { makeDir } from '../fs/make_dir.js';
 
 export interface TrainOptions {
   data: string;
@@ -64,6 +67,10 @@ export interface TrainOptions {
   /** libtorch threads (default: OMP_NUM_THREADS, else every core). One is faster for the small
    * preset on 2 cores: its ops are small, and image decoding needs the other core. */
   threads?: number;
+  /** Names of the options the user typed (the command line); on --resume the others come from the run. */
+  explicit?: string[];
+  /** On --resume: options allowed to differ from the run's (resume_options.ts). */
+  override?: string[];
 }
 
 export interface TrainResult {
@@ -74,6 +81,8 @@ export interface TrainResult {
   bestEpoch: number;
   /** 'schedule': the schedule sized to --max-minutes ran to its end; 'time-budget': the budget ran out first. */
   stoppedBy: 'epochs' | 'schedule' | 'early-stopping' | 'time-budget' | 'interrupt' | 'max-steps';
+  /** With stoppedBy 'interrupt': the signal that stopped it (the command exits 130 or 143). */
+  signal?: 'SIGINT' | 'SIGTERM';
   /** The step plan the run followed (sized by epochs or by the time budget). */
   plan: SchedulePlan;
   seconds: number;
@@ -88,23 +97,40 @@ function splitValidation(train: CaseRecord[], seed: number): { train: CaseRecord
 }
 
 
-export async function train(options: TrainOptions): Promise<TrainResult> {
+export async function train(given: TrainOptions): Promise<TrainResult> {
   const log = (line: string) => {
-    if (!options.quiet) process.stderr.write(`${line}\n`);
+    if (!given.quiet) process.stderr.write(`${line}\n`);
   };
-  if (options.threads !== undefined) setNumThreads(options.threads);
-  if ((options.device ?? 'cpu') !== 'cpu') {
-    throw new Error(`--device ${options.device}: training runs on the CPU in this version; CUDA tensors work in @tgcnet/torch but the data path does not move batches yet`);
+  if ((given.device ?? 'cpu') !== 'cpu') {
+    throw new Error(`--device ${given.device}: training runs on the CPU in this version; CUDA tensors work in @tgcnet/torch but the data path does not move batches yet`);
   }
-  const runDir = resolve(options.out);
-  const resuming = options.resume === true && existsSync(join(runDir, 'last', 'state.json'));
-  if (options.resume && !resuming) log(`tgcnet: --resume: no checkpoint in ${runDir}/last, starting a new run`);
-  if (!resuming && existsSync(join(runDir, 'config.json'))) {
+  // ---- the run folder: checked before anything slow, repaired after a kill ----
+  const runDir = resolve(given.out);
+  if (existsSync(runDir)) for (const line of recoverRunFolder(runDir)) log(`tgcnet: ${runDir}: ${line}`);
+  const hasCheckpoint = existsSync(join(runDir, 'last', 'state.json'));
+  const holdsRun = existsSync(join(runDir, 'config.json'));
+  const resuming = given.resume === true && hasCheckpoint;
+  if (holdsRun && !hasCheckpoint && !existsSync(join(runDir, 'best'))) {
+    // It stopped before its first checkpoint: nothing in it can be continued or lost.
+    log(`tgcnet: ${runDir} holds a run that stopped before its first checkpoint: starting it again`);
+    rmSync(join(runDir, 'config.json'), { force: true });
+    rmSync(join(runDir, 'metrics.jsonl'), { force: true });
+  } else if (holdsRun && !hasCheckpoint) {
+    throw new Error(`${runDir} has best/ but no last/ to resume from exactly: evaluate or predict with it, and train into another --out`);
+  } else if (given.resume && !resuming) {
+    log(`tgcnet: --resume: no run in ${runDir}, starting a new one`);
+  } else if (!resuming && holdsRun) {
     throw new Error(`${runDir} already holds a run: pass --resume to continue it, or another --out`);
   }
+  if (!resuming) makeDir(runDir, 'run folder');
 
   // ---- configuration and model ----
   const previous = resuming ? readRunRecord(runDir) : null;
+  const reconciled = previous
+    ? reconcileResumeOptions(previous, given, given.explicit ? new Set(given.explicit) : null, given.override ?? [])
+    : { options: given, changed: {} };
+  const options = reconciled.options;
+  if (options.threads !== undefined) setNumThreads(options.threads);
   let config = previous?.model ?? buildConfig(options.preset, [...(options.set ?? []), ...(options.clip ? [] : ['clipTrainable=true'])]);
   const clipArg = !previous && options.clip ? await resolveClipArg(options.clip, log) : null;
   const clipSource = previous ? previous.clipSource : clipArg ? resolve(clipArg.path) : null;
@@ -116,7 +142,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const model = new TgcNet(config, pretrainedClipOf({ clipSource, model: config }));
   if (clipSource === null) log('tgcnet: no --clip given: the CLIP towers are built from the preset with random weights and trained, not frozen');
   const report = parameterReport(model);
-  log(`tgcnet: model ${options.preset}: ${(report.trainable / 1e6).toFixed(2)}M trainable of ${(report.total / 1e6).toFixed(2)}M parameters`);
+  log(`tgcnet: model ${options.preset}${options.set?.length ? ` with ${options.set.join(' ')}` : ''}: ${(report.trainable / 1e6).toFixed(2)}M trainable of ${(report.total / 1e6).toFixed(2)}M parameters`);
 
   // ---- data ----
   const dataset = await openDataset(options.data, { format: options.format, splits: ['train', 'val'] });
@@ -131,7 +157,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     if (auxPrompts.origin.kind === 'offline') log(`tgcnet: auxiliary prompts: the offline expander, for ${attached.attached} cases (and any paraphrase)`);
     auxFile = auxPrompts.file;
   }
-  const problems = await validateDataset(dataset, {});
+  // Every image and mask is decoded once before the first step: a truncated file or a mask
+  // that binarises to nothing is reported now, with all the others, not in epoch 1.
+  const checkStart = performance.now();
+  const checkProgress = new Progress({ total: dataset.cases.length, quiet: options.quiet === true });
+  const problems = await validateDataset(dataset, { checkPixels: true, onProgress: (done) => checkProgress.count(done, 'checking data: decoding every image and mask') });
+  checkProgress.done();
+  log(`tgcnet: decoded every image and mask of ${dataset.cases.length} cases in ${((performance.now() - checkStart) / 1000).toFixed(1)} s`);
   let cases = dataset.cases;
   if (problems.length > 0) {
     const text = formatProblems(problems);
@@ -180,7 +212,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     model: config,
     clipSource,
     tokenizer: resolve(tokenizerPath),
-    train: { ...options, lr, quiet: undefined },
+    train: { ...options, lr, quiet: undefined, explicit: undefined, override: undefined },
     data: { root: resolve(options.data), format: dataset.format },
     createdAt: new Date().toISOString(),
     tgcnetVersion: TGCNET_VERSION,
@@ -205,7 +237,17 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   if (resuming) {
     const saved = readJsonFile(join(runDir, 'last', 'state.json'), 'training state') as Omit<TrainState, 'plan'> & { plan?: SchedulePlan };
     state = { ...saved, plan: saved.plan ?? epochPlan(batchesPerEpoch, options.epochs) };
+    // More (or fewer) epochs under --override: the cosine ends at the new last step.
+    if (state.plan.sizedBy === 'epochs' && state.plan.epochSteps !== epochPlan(batchesPerEpoch, options.epochs).epochSteps) state.plan = epochPlan(batchesPerEpoch, options.epochs);
     run.resumedBy = [...(run.resumedBy ?? []), collectProvenance()];
+    if (Object.keys(reconciled.changed).length > 0) {
+      const changes = Object.entries(reconciled.changed).map(([k, [a, b]]) => `${k} ${JSON.stringify(a)} -> ${JSON.stringify(b)}`);
+      log(`tgcnet: --override: resuming with ${changes.join(', ')}: this run no longer replays an uninterrupted one`);
+      run.resumeOverrides = [...(run.resumeOverrides ?? []), { step: state.globalStep, changed: Object.fromEntries(Object.entries(reconciled.changed).map(([k, [, b]]) => [k, b])) }];
+      const { data, ...trainChanges } = Object.fromEntries(Object.entries(reconciled.changed).map(([k, [, b]]) => [k, b]));
+      run.train = { ...run.train, ...trainChanges };
+      if (typeof data === 'string') run.data = { ...run.data, root: data };
+    }
     writeRunRecord(runDir, run);
     loadWeights(model, run, join(runDir, 'last'));
     tidy(() => {
@@ -216,23 +258,31 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     schedule.setStep(state.globalStep);
     log(`tgcnet: resuming ${runDir} at epoch ${state.epoch + 1}, batch ${state.batchInEpoch}, step ${state.globalStep}`);
   } else {
-    mkdirSync(runDir, { recursive: true });
     // What predict, eval and serve need besides the weights travels with the run (run/portable.ts).
     run.tokenizer = bundleTokenizer(runDir, tokenizerPath);
     if (clipSource) bundleClipConfig(runDir, clipSource);
     if (auxFile && !previous) bundleAuxFile(runDir, auxFile);
     writeRunRecord(runDir, run);
   }
-  const metricsLog = join(runDir, 'metrics.jsonl');
-  const logMetrics = (entry: Record<string, unknown>) => appendFileSync(metricsLog, `${JSON.stringify(entry)}\n`);
+  const metricsLog = new MetricsLog(runDir);
+  if (resuming) {
+    const savedEntry = readJsonFile(join(runDir, 'last', 'metrics.json'), 'checkpoint metrics') as Record<string, unknown>;
+    const { dropped, restored } = metricsLog.reconcile(state.globalStep, savedEntry);
+    if (dropped > 0 || restored) log(`tgcnet: metrics.jsonl made to agree with last/: ${dropped} line(s) past step ${state.globalStep} dropped${restored ? ', its own line restored' : ''}`);
+  }
 
-  let interrupted = false;
-  const onSigint = () => {
-    if (interrupted) process.exit(130);
-    interrupted = true;
-    process.stderr.write('\ntgcnet: interrupted: saving the last checkpoint (Ctrl-C again to quit now)\n');
+  // SIGINT (Ctrl-C) and SIGTERM (kill, docker stop, Slurm) both save the last checkpoint and
+  // stop; the command then exits 130 or 143, as a shell reports a process those signals ended.
+  let interruptedBy: 'SIGINT' | 'SIGTERM' | null = null;
+  const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
+    if (interruptedBy) process.exit(signal === 'SIGTERM' ? 143 : 130);
+    interruptedBy = signal;
+    process.stderr.write(`\ntgcnet: ${signal === 'SIGINT' ? 'interrupted' : 'terminated'}: saving the last checkpoint (${signal === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again to quit now)\n`);
   };
+  const onSigint = () => onSignal('SIGINT');
+  const onSigterm = () => onSignal('SIGTERM');
   process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigterm);
 
   const startedAt = performance.now() - state.elapsedSeconds * 1000;
   const elapsed = () => (performance.now() - startedAt) / 1000;
@@ -335,7 +385,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           stoppedBy = 'schedule';
           break epochs;
         }
-        if (interrupted) {
+        if (interruptedBy) {
           stoppedBy = 'interrupt';
           break epochs;
         }
@@ -379,37 +429,52 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         imagesPerSecond: imagesThisEpoch / ((performance.now() - epochStart) / 1000),
         liveTensors: memory().tensors,
       };
-      logMetrics(entry);
       progress.line(
         `epoch ${state.epoch}/${options.epochs}: loss ${epochLoss.toFixed(4)}, val Dice ${val.diceMicro.toFixed(4)} micro / ${val.diceMacro.toFixed(4)} macro` +
           `${improved ? ' (best)' : ''}, ${entry.imagesPerSecond.toFixed(1)} img/s`,
       );
       if (improved) saveCheckpoint(runDir, 'best', { model, run, metrics: entry });
       saveLast(entry);
+      metricsLog.append(entry);
+      if (interruptedBy) {
+        // Signalled during validation: the epoch's checkpoint is saved, nothing is left to keep.
+        stoppedBy = 'interrupt';
+        break;
+      }
       if (options.patience && state.epochsWithoutImprovement >= options.patience) {
         stoppedBy = 'early-stopping';
         break;
       }
     }
-    if (stoppedBy !== 'epochs' && stoppedBy !== 'early-stopping') {
+    if (stoppedBy === 'interrupt' && state.batchInEpoch > 0) {
+      // A signal mid-epoch: save at once for an exact resume (a validation could outlast the
+      // grace period a scheduler gives before SIGKILL).
+      const entry = { type: 'stop', reason: stoppedBy, signal: interruptedBy, epoch: state.epoch + state.batchInEpoch / batchesPerEpoch, step: state.globalStep, seconds: elapsed() };
+      saveLast(entry);
+      metricsLog.append(entry);
+      progress.line(`stopped by ${interruptedBy} at step ${state.globalStep}: last/ saved; continue with --resume`);
+    } else if (stoppedBy !== 'epochs' && stoppedBy !== 'early-stopping' && stoppedBy !== 'interrupt') {
       // Mid-epoch stop: keep exact-resume state; validate so `best` reflects these weights.
       const val = await validate();
       const entry = { type: 'stop', reason: stoppedBy, epoch: state.epoch + state.batchInEpoch / batchesPerEpoch, step: state.globalStep, val, seconds: elapsed() };
-      logMetrics(entry);
       if (val.diceMicro > state.bestDice) {
         state.bestDice = val.diceMicro;
         state.bestEpoch = state.epoch + 1;
         saveCheckpoint(runDir, 'best', { model, run, metrics: entry });
       }
       saveLast(entry);
+      metricsLog.append(entry);
       progress.line(
         stoppedBy === 'schedule'
           ? `schedule complete (sized to the ${options.maxMinutes}-minute budget) at step ${state.globalStep}: val Dice ${val.diceMicro.toFixed(4)} micro`
           : `stopped (${stoppedBy}) at step ${state.globalStep}: val Dice ${val.diceMicro.toFixed(4)} micro; resume with --resume`,
       );
+    } else if (stoppedBy === 'interrupt') {
+      progress.line(`stopped by ${interruptedBy} after epoch ${state.epoch}: last/ saved; continue with --resume`);
     }
   } finally {
     process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigterm);
     progress.done();
     optimizer.dispose();
     model.dispose();
@@ -421,6 +486,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     bestDice: state.bestDice,
     bestEpoch: state.bestEpoch,
     stoppedBy,
+    ...(interruptedBy ? { signal: interruptedBy } : {}),
     plan: state.plan,
     seconds: elapsed(),
   };

@@ -174,7 +174,8 @@ export class Collector {
   add(record: CaseRecord, origin: string): void {
     const first = this.where.get(record.id);
     if (first !== undefined) {
-      this.problem(record.id, `duplicate id: ${origin} has the same id as ${first}`);
+      // Named by where the copy is, not by the id: --skip-bad then drops the copy, not both.
+      this.problem(origin, `duplicate id ${record.id}: the same id as ${first}; this row is left out`);
       return;
     }
     this.where.set(record.id, origin);
@@ -201,16 +202,31 @@ export interface TableRow {
 
 /** A CSV file with a header row. Throws (with the reason) when the file cannot be read or parsed. */
 export function readCsv(path: string): { columns: string[]; rows: TableRow[] } {
-  const text = readFileSync(path, 'utf8');
-  const records = parseCsv(text, { bom: true, info: true, skip_empty_lines: true, relax_column_count: true, relax_quotes: true }) as unknown as { record: string[]; info: { lines: number } }[];
+  const bytes = readFileSync(path);
+  const records = parseCsv(bytes, { bom: true, info: true, raw: true, skip_empty_lines: true, relax_column_count: true, relax_quotes: true }) as unknown as {
+    record: string[];
+    raw: string;
+    info: { bytes: number };
+  }[];
   if (records.length === 0) return { columns: [], rows: [] };
+  // csv-parse's own line count is off after a quoted cell holding a line break and with CRLF
+  // endings; the line where a row starts is counted here from its byte offset instead.
+  let counted = 0;
+  let line = 1;
+  const startLine = (r: { raw: string; info: { bytes: number } }): number => {
+    const start = r.info.bytes - Buffer.byteLength(r.raw);
+    for (; counted < start; counted++) if (bytes[counted] === 0x0a) line++;
+    const blank = /^[\r\n]*/.exec(r.raw)![0];
+    return line + (blank.match(/\r\n|\n|\r/g) ?? []).length;
+  };
+  startLine(records[0]);
   const columns = records[0].record.map((c) => c.trim().toLowerCase());
-  const rows = records.slice(1).map(({ record, info }) => {
+  const rows = records.slice(1).map((r) => {
     const cells = new Map<string, string>();
     columns.forEach((c, i) => {
-      if (c !== '' && !cells.has(c)) cells.set(c, record[i] ?? '');
+      if (c !== '' && !cells.has(c)) cells.set(c, r.record[i] ?? '');
     });
-    return { line: info.lines, cells };
+    return { line: startLine(r), cells };
   });
   return { columns, rows };
 }

@@ -108,4 +108,19 @@ describe('manifest format', () => {
   it('throws, naming the folder, when there is no manifest', async () => {
     await assert.rejects(manifest.read(jsonlRoot), (err: Error) => err.message.includes(jsonlRoot) && err.message.includes('manifest.csv'));
   });
+  it('names the line a row starts on after a quoted line break and CRLF endings, and drops only the second copy of an id', async () => {
+    const root = join(tmp.dir, 'lines');
+    await writePng(join(root, 'img', 'a.png'), 8, 8, 10);
+    await writePng(join(root, 'msk', 'a.png'), 8, 8, 255);
+    writeText(
+      join(root, 'manifest.csv'),
+      ['image,mask,text,id', 'img/a.png,msk/a.png,"a prompt over\ntwo lines",first', '', 'img/a.png,msk/missing.png,x,second\r', 'img/a.png,msk/a.png,y,first'].join('\n'),
+    );
+    const ds = await manifest.read(root, {});
+    const file = join(root, 'manifest.csv');
+    assert.deepEqual(ds.cases.map((c) => c.id), ['first']);
+    const problems = [...ds.problems, ...(await validateDataset({ ...ds, problems: [] }))];
+    assert.ok(problems.some((p) => p.where === 'second' && p.message.endsWith(`(${file} line 5)`)), JSON.stringify(problems));
+    assert.ok(problems.some((p) => p.where === `${file} line 6` && /^duplicate id first: the same id as .* line 2/.test(p.message)), JSON.stringify(problems));
+  });
 });

@@ -1,0 +1,225 @@
+// Fault injection: signals, kills during checkpoint writes, runs that died early, changed
+// options on resume, damaged checkpoints. Each asserts the exit status and that nothing
+// already saved was lost. Tiny preset, 64-px synthetic data: seconds each.
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, test } from 'node:test';
+import * as T from '@tgcnet/torch';
+import { writeSynthDataset } from '../data/synth_dataset.js';
+import { defaultBpePath } from '../paths.js';
+import { checkWeights, loadRun } from '../run/checkpoint.js';
+import { train } from './train.js';
+
+const BIN = fileURLToPath(new URL('../../bin/tgcnet.js', import.meta.url));
+const skip = defaultBpePath() === null ? 'needs ../shared/clip (CLIP BPE vocabulary)' : false;
+const dir = mkdtempSync(join(tmpdir(), 'tgcnet-faults-'));
+const data = join(dir, 'data');
+before(async () => {
+  if (!skip) await writeSynthDataset({ out: data, n: 30, seed: 1, size: 64 });
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const base = { data, preset: 'tiny', epochs: 3, batch: 4, seed: 5, quiet: true, patience: 0 };
+const cliTrain = (out: string, ...more: string[]) => [BIN, 'train', '--data', data, '--preset', 'tiny', '--batch', '4', '--seed', '5', '--patience', '0', '--out', out, ...more];
+
+const metricLines = (run: string) =>
+  readFileSync(join(run, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { type: string; epoch: number; step: number });
+const savedStep = (run: string) => (JSON.parse(readFileSync(join(run, 'last', 'state.json'), 'utf8')) as { globalStep: number }).globalStep;
+
+function exited(child: ChildProcess): Promise<number | null> {
+  return new Promise((done) => child.on('exit', (code) => done(code)));
+}
+
+/** Starts a long CLI run and resolves once its first epoch is logged (a checkpoint exists). */
+async function startLongRun(out: string): Promise<{ child: ChildProcess; stderr: () => string }> {
+  const child = spawn(process.execPath, cliTrain(out, '--epochs', '200'), { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (b: Buffer) => {
+    err += b.toString();
+  });
+  const deadline = Date.now() + 60_000;
+  while (!existsSync(join(out, 'metrics.jsonl')) || metricLines(out).length === 0) {
+    if (child.exitCode !== null) throw new Error(`training exited early: ${err}`);
+    if (Date.now() > deadline) throw new Error(`no epoch within 60 s: ${err}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { child, stderr: () => err };
+}
+
+for (const [signal, status] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
+  test(`${signal} mid-run saves last/, exits ${status}, and the run resumes from it`, { skip, timeout: 120_000 }, async () => {
+    const out = join(dir, `signal-${signal}`);
+    const { child, stderr } = await startLongRun(out);
+    await new Promise((r) => setTimeout(r, 300));
+    child.kill(signal);
+    assert.equal(await exited(child), status, stderr());
+    assert.match(stderr(), signal === 'SIGTERM' ? /terminated: saving the last checkpoint/ : /interrupted: saving the last checkpoint/);
+    const step = savedStep(out);
+    assert.ok(step > 0);
+    const lines = metricLines(out);
+    assert.ok(lines.every((l) => l.step <= step), 'no line describes work the checkpoint does not hold');
+    const epochs = lines.filter((l) => l.type === 'epoch').map((l) => l.epoch);
+    assert.deepEqual(epochs, [...new Set(epochs)]);
+    // Options not typed again come from the run (epochs 200, augment on, lr by preset).
+    const resumed = await train({ data, out, preset: 'tiny', epochs: 200, batch: 4, seed: 5, quiet: true, resume: true, maxSteps: 2, explicit: ['data', 'preset', 'batch', 'seed'] });
+    assert.equal(resumed.steps, step + 2);
+  });
+}
+
+test('kill -9 at any point of a checkpoint write loses nothing already saved', { skip, timeout: 120_000 }, async () => {
+  const out = join(dir, 'kill9');
+  const { child } = await startLongRun(out);
+  child.kill('SIGKILL');
+  assert.equal(await exited(child), null);
+  // Whatever moment it hit, the run resumes from a checkpoint that loads.
+  const step = savedStep(out);
+  const resumed = await train({ ...base, epochs: 200, out, resume: true, maxSteps: 1, explicit: ['data', 'preset', 'batch', 'seed', 'epochs'] });
+  assert.equal(resumed.steps, step + 1);
+
+  // The two windows a kill can hit, made exactly: a half-written new folder beside the old
+  // one, and the moment between moving the old one aside and the new one into place.
+  const before = savedStep(out);
+  mkdirSync(join(out, '.last.tmp-4242'));
+  writeFileSync(join(out, '.last.tmp-4242', 'model.safetensors'), 'half');
+  renameSync(join(out, 'last'), join(out, '.last.old-4242'));
+  writeFileSync(join(out, 'config.json.tmp-4242'), '{');
+  const again = await train({ ...base, epochs: 200, out, resume: true, maxSteps: 1, explicit: ['data', 'preset', 'batch', 'seed', 'epochs'] });
+  assert.equal(again.steps, before + 1, 'resumed from the checkpoint that was moved aside');
+  for (const left of ['.last.tmp-4242', '.last.old-4242', 'config.json.tmp-4242']) assert.ok(!existsSync(join(out, left)), `${left} cleaned up`);
+});
+
+test('a full disk during a checkpoint write: exit 1 with a sentence, the previous checkpoint intact, and resume works', { skip, timeout: 120_000 }, async () => {
+  const out = join(dir, 'full');
+  await train({ ...base, out, epochs: 1 });
+  const saved = readFileSync(join(out, 'last', 'model.safetensors'));
+  // RLIMIT_FSIZE stands in for a full disk: a write past it fails (EFBIG, as ENOSPC would),
+  // with SIGXFSZ ignored so the process sees the error instead of dying of the signal.
+  const blocks = Math.floor(saved.length / 1024 / 2);
+  const r = spawnSync('bash', ['-c', `trap '' XFSZ; ulimit -f ${blocks}; exec "$0" "$@"`, process.execPath, ...cliTrain(out, '--epochs', '2', '--resume', '--override', 'epochs')], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /cannot write the (best|last)\/ checkpoint in .*: the file size limit was reached; the previous (best|last)\/ is intact\. Free space, then continue with --resume/);
+  assert.ok(readFileSync(join(out, 'last', 'model.safetensors')).equals(saved), 'last/ untouched');
+  assert.equal(savedStep(out), 5);
+  const again = await train({ ...base, out, epochs: 2, resume: true, override: ['epochs'] });
+  assert.equal(again.steps, 10);
+  assert.deepEqual(metricLines(out).filter((l) => l.type === 'epoch').map((l) => l.epoch), [1, 2]);
+});
+
+test('a run that died before its first checkpoint can be started again, with or without --resume', { skip }, async () => {
+  const out = join(dir, 'early');
+  await train({ ...base, out, maxSteps: 1, epochs: 1 });
+  // What a crash in the first epoch leaves: config.json and nothing else.
+  rmSync(join(out, 'last'), { recursive: true });
+  rmSync(join(out, 'best'), { recursive: true });
+  const r1 = await train({ ...base, out, epochs: 1, maxSteps: 1 });
+  assert.equal(r1.steps, 1);
+  rmSync(join(out, 'last'), { recursive: true });
+  rmSync(join(out, 'best'), { recursive: true });
+  const r2 = await train({ ...base, out, epochs: 1, maxSteps: 1, resume: true });
+  assert.equal(r2.steps, 1);
+});
+
+test('--resume refuses options that break exact resume, and --override applies them on the record', { skip }, async () => {
+  const out = join(dir, 'changed');
+  await train({ ...base, out, maxSteps: 2 });
+  await assert.rejects(train({ ...base, out, batch: 2, resume: true }), /--resume: the run was trained with --batch 4 \(now --batch 2\).*--override/s);
+  await assert.rejects(train({ ...base, out, preset: 'small', seed: 6, resume: true }), /--preset tiny \(now --preset small\), --seed 5 \(now --seed 6\)/);
+  await assert.rejects(train({ ...base, out, resume: true, override: ['colour'] }), /--override colour: not an option resume checks/);
+  const r = await train({ ...base, out, epochs: 4, resume: true, override: ['epochs'], maxSteps: 1 });
+  assert.equal(r.steps, 3);
+  const record = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+  assert.equal(record.train.epochs, 4);
+  assert.deepEqual(record.resumeOverrides, [{ step: 2, changed: { epochs: 4 } }]);
+});
+
+test('resume makes metrics.jsonl agree with last/: no duplicated epoch, no lost line', { skip }, async () => {
+  const out = join(dir, 'metrics');
+  await train({ ...base, out, epochs: 2 });
+  const step = savedStep(out);
+  const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n');
+  // Killed after the checkpoint, before its line: the last line is missing; a line from a
+  // later, never-saved epoch and a line cut mid-write are there instead.
+  writeFileSync(join(out, 'metrics.jsonl'), `${lines.slice(0, -1).join('\n')}\n${JSON.stringify({ type: 'epoch', epoch: 3, step: step + 5 })}\n{"type":"ep`);
+  await train({ ...base, out, epochs: 3, resume: true, override: ['epochs'] });
+  const after = metricLines(out).filter((l) => l.type === 'epoch');
+  assert.deepEqual(after.map((l) => l.epoch), [1, 2, 3]);
+  assert.equal(after[1].step, step);
+});
+
+test('checkpoints with NaN, integer or unknown content are refused with the thing named', { skip }, async () => {
+  const src = join(dir, 'src-run');
+  await train({ ...base, out: src, epochs: 1 });
+  const damaged = (name: string, edit: (w: Map<string, T.Tensor>) => void, editConfig?: (c: Record<string, any>) => void) => {
+    const out = join(dir, name);
+    cpSync(src, out, { recursive: true });
+    for (const which of ['best', 'last']) {
+      const file = join(out, which, 'model.safetensors');
+      T.tidy(() => {
+        const w = T.loadSafetensors(file);
+        edit(w);
+        T.saveSafetensors(file, w);
+      });
+    }
+    if (editConfig) {
+      const c = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+      editConfig(c);
+      writeFileSync(join(out, 'config.json'), JSON.stringify(c));
+    }
+    return out;
+  };
+  const firstFloat = (w: Map<string, T.Tensor>) => [...w].find(([, t]) => t.dtype === 'float32')!;
+  let key = '';
+  const nan = damaged('nan', (w) => {
+    const [k, t] = firstFloat(w);
+    key = k;
+    w.set(k, t.mul(Number.NaN));
+  });
+  assert.throws(() => loadRun(nan), new RegExp(`tensor '${key.replace(/\./g, '\\.')}' holds NaN or infinite values`));
+  const ints = damaged('int64', (w) => {
+    const [k, t] = firstFloat(w);
+    w.set(k, t.long());
+  });
+  assert.throws(() => loadRun(ints), /is int64 but the model holds float32/);
+  const extra = damaged('extra-field', () => {}, (c) => {
+    c.model.decoder.lexicalBuckets = 64;
+  });
+  assert.throws(() => loadRun(extra), /decoder: Unrecognized key.*lexicalBuckets/);
+  const preset = damaged('bad-preset', () => {}, (c) => {
+    c.train.preset = 'huge';
+  });
+  assert.throws(() => loadRun(preset), /train\.preset: unknown preset/);
+  assert.equal(T.memory().tensors, 0);
+});
+
+test('a float of another width is cast, and the cast is said', () => {
+  T.tidy(() => {
+    const own = new Map([['w', T.zeros([2])], ['n', T.zeros([1]).long()]]);
+    const warnings: string[] = [];
+    checkWeights(new Map([['w', T.ones([2]).double()], ['n', T.zeros([1]).long()]]), own, 'x.safetensors', (m) => warnings.push(m));
+    assert.deepEqual(warnings, ['x.safetensors: casting 1 tensor(s) float64 -> float32 (first: w)']);
+    assert.throws(() => checkWeights(new Map([['w', T.tensor([1, Number.POSITIVE_INFINITY])]]), own, 'x.safetensors', () => {}), /'w' holds NaN or infinite/);
+  });
+});
+
+test('--out where no folder can be made fails at once, before the data is read', { skip }, () => {
+  const t0 = Date.now();
+  const r = spawnSync(process.execPath, [BIN, 'train', '--data', join(dir, 'no-such-data'), '--out', '/proc/tgcnet-run'], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /cannot create the run folder \/proc\/tgcnet-run/);
+  assert.ok(Date.now() - t0 < 30_000);
+  const file = join(dir, 'a-file');
+  writeFileSync(file, 'x');
+  const r2 = spawnSync(process.execPath, [BIN, 'train', '--data', data, '--out', join(file, 'run')], { encoding: 'utf8', timeout: 30_000 });
+  assert.equal(r2.status, 1);
+  assert.match(r2.stderr, /a-file is a file, not a folder/);
+});
