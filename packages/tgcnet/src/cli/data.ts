@@ -6,6 +6,7 @@ import { lvitOriginalWording } from '../data/paraphrase_lvit.js';
 import type { FormatName, Split } from '../data/types.js';
 import { type ValHalf, inValHalf } from '../data/val_half.js';
 import { formatProblems, validateDataset } from '../data/validate.js';
+import { withMaskThreshold } from '../data/mask_values.js';
 import { makeDir } from '../fs/make_dir.js';
 
 export async function dataSynth(opts: { out: string; n: number; seed: number; style: SynthStyle; size?: number }): Promise<void> {
@@ -26,8 +27,9 @@ export async function dataSynth(opts: { out: string; n: number; seed: number; st
   );
 }
 
-export async function dataCheck(opts: { data: string; format?: string; deep?: boolean; json?: boolean }): Promise<void> {
-  const ds = await openDataset(opts.data, { format: opts.format as FormatName | undefined });
+export async function dataCheck(opts: { data: string; format?: string; deep?: boolean; maskThreshold?: number; json?: boolean }): Promise<void> {
+  const opened = await openDataset(opts.data, { format: opts.format as FormatName | undefined });
+  const ds = { ...opened, cases: withMaskThreshold(opened.cases, opts.maskThreshold) };
   let last = 0;
   const problems = await validateDataset(ds, {
     checkPixels: opts.deep === true,

@@ -17,6 +17,7 @@ export async function evalCommand(o: Record<string, unknown>): Promise<void> {
     limit: o.limit as number | undefined,
     auxPrompts: o.auxPrompts as string | undefined,
     valHalf: o.valHalf as 'a' | 'b' | undefined,
+    maskThreshold: o.maskThreshold as number | undefined,
     clip: o.clip as string | undefined,
     tokenizer: o.tokenizer as string | undefined,
   });

@@ -36,3 +36,25 @@ test('without the libtorch addon, --help still works and commands say how to fix
   assert.equal(r.status, 1);
   assert.match(r.stderr, /libtorch addon is not built .*bash scripts\/setup\.sh/);
 });
+
+test('usage errors exit 2 with one line and a pointer to --help, not the whole help page', () => {
+  const unknown = spawnSync(process.execPath, [bin, 'train', '--data', 'x', '--out', 'y', '--bogus'], { encoding: 'utf8' });
+  assert.equal(unknown.status, 2);
+  assert.equal(unknown.stderr, "tgcnet: unknown option '--bogus'\n(add --help for usage)\n");
+  const missing = spawnSync(process.execPath, [bin, 'eval', '-c', 'runs/x'], { encoding: 'utf8' });
+  assert.equal(missing.status, 2);
+  assert.match(missing.stderr, /^tgcnet: required option '-d, --data <dir>' not specified\n\(add --help for usage\)\n$/);
+  const bad = spawnSync(process.execPath, [bin, 'train', '-d', 'x', '-o', 'y', '--mask-threshold', '300'], { encoding: 'utf8' });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /expected an integer from 0 to 254/);
+  const help = spawnSync(process.execPath, [bin, 'train', '--help'], { encoding: 'utf8' });
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /-d, --data <dir> +dataset folder or manifest \(required\)/);
+  assert.match(help.stdout, /--epochs <n> +epochs \(default: 20\)/);
+});
+
+test('short flags as nnU-Net and MONAI users type them: -c -i -t -o reach the command', () => {
+  const r = spawnSync(process.execPath, [bin, 'predict', '-c', 'no/such/run', '-i', 'x.png', '-t', 'lesion.', '-o', 'm.png', '--aux-prompts', 'offline'], { encoding: 'utf8' });
+  assert.equal(r.status, 1, 'a runtime error, not a usage error');
+  assert.match(r.stderr, /checkpoint no\/such\/run does not exist/);
+});

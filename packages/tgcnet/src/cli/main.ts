@@ -1,7 +1,7 @@
 // The `tgcnet` command line. Each command lazily imports what it wraps, so `--help`
 // works even where libtorch is missing; one handler prints errors for people.
 import { existsSync } from 'node:fs';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { SynthStyle } from '../data/synth_dataset.js';
 import { TGCNET_VERSION } from '../version.js';
 
@@ -22,10 +22,16 @@ function checkpointOrExplain(path: string): string {
 }
 
 export function buildProgram(): Command {
+  // Usage errors are one line and a pointer to --help, with exit status 2 (as getopt tools
+  // and nnU-Net's argparse do); run() maps commander's errors. Settings made here before the
+  // commands are defined are inherited by every subcommand.
   const program = new Command('tgcnet')
     .description('Text-guided medical image segmentation (TGC-Net) in TypeScript on libtorch')
     .version(TGCNET_VERSION)
-    .showHelpAfterError();
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'tgcnet: ')) })
+    .showHelpAfterError('(add --help for usage)')
+    .configureHelp({ optionDescription: (option) => describeOption(option) });
 
   program
     .command('info')
@@ -97,8 +103,9 @@ export function buildProgram(): Command {
     .requiredOption('--data <dir>', 'dataset folder or manifest')
     .option('--format <name>', 'lvit, languidemedseg, sgseg, manifest or msd (default: detected)')
     .option('--deep', 'decode every image and mask (truncated files, mask values other than 0/255 or 0/1, all-empty masks); training always does')
+    .option('--mask-threshold <v>', 'binarise 2-D masks as foreground > v (0-254) instead of the automatic rule (> 127, or > 0 in 0/1 masks)', maskThreshold)
     .option('--json', 'print JSON')
-    .action(async (opts: { data: string; format?: string; deep?: boolean; json?: boolean }) => {
+    .action(async (opts: { data: string; format?: string; deep?: boolean; maskThreshold?: number; json?: boolean }) => {
       const { dataCheck } = await import('./data.js');
       await dataCheck(opts);
     });
@@ -143,11 +150,11 @@ export function buildProgram(): Command {
   program
     .command('train')
     .description('train TGC-Net on a dataset; checkpoints best/ and last/ in --out')
-    .requiredOption('--data <dir>', 'dataset folder or manifest')
+    .requiredOption('-d, --data <dir>', 'dataset folder or manifest')
     .option('--format <name>', 'dataset format (default: detected)')
     .option('--preset <name>', 'paper, b16, small or tiny', 'small')
     .option('--set <key=value>', 'override a config field (repeatable)', collect, [])
-    .requiredOption('--out <dir>', 'run folder, e.g. runs/small')
+    .requiredOption('-o, --out <dir>', 'run folder, e.g. runs/small')
     .option('--clip <path|org/name>', 'pretrained CLIP, frozen: a Hugging Face folder, a .safetensors file, or a hub name such as openai/clip-vit-base-patch16[@revision] (fetched into the Hugging Face cache; HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE honoured). Without it CLIP is random and trained')
     .option('--tokenizer <path>', 'CLIP tokenizer files (default: from --clip, else ../shared/clip)')
     .option('--epochs <n>', 'epochs', positiveInt, 20)
@@ -167,6 +174,7 @@ export function buildProgram(): Command {
     .option('--aux-prompts <file|offline>', 'auxiliary prompts JSONL (default: <data>/aux_prompts.jsonl when present), or offline: the offline expander for every prompt, paraphrases included')
     .option('--prompt-augment <p>', 'probability that a training prompt is reworded and gets typing slips (0-1)', unitInterval, 0)
     .addOption(new Option('--val-half <a|b>', 'validate (and select the best checkpoint) on one fixed, hashed half of the validation split').choices(['a', 'b']))
+    .option('--mask-threshold <v>', 'binarise 2-D masks as foreground > v (0-254) instead of the automatic rule (> 127, or > 0 in 0/1 masks)', maskThreshold)
     .option('--threads <n>', 'libtorch threads (default: OMP_NUM_THREADS, else all cores; 1 is fastest for the small preset on 2 cores)', positiveInt)
     .option('--json', 'print the result as JSON')
     .action(async (opts: Record<string, unknown>, command: Command) => {
@@ -178,8 +186,8 @@ export function buildProgram(): Command {
   program
     .command('eval')
     .description('Dice and IoU (macro and micro) of a checkpoint on a dataset split, per-case CSV, HTML report')
-    .requiredOption('--checkpoint <path>', 'run folder (runs/<name>) or its best/ or last/')
-    .requiredOption('--data <dir>', 'dataset folder or manifest')
+    .requiredOption('-c, --checkpoint <path>', 'run folder (runs/<name>) or its best/ or last/')
+    .requiredOption('-d, --data <dir>', 'dataset folder or manifest')
     .option('--split <name>', 'train, val or test', 'test')
     .option('--format <name>', 'dataset format (default: detected)')
     .option('--batch <n>', 'batch size', positiveInt, 8)
@@ -189,6 +197,7 @@ export function buildProgram(): Command {
     .option('--skip-bad', 'skip bad cases instead of stopping')
     .option('--limit <n>', 'evaluate at most n cases', positiveInt)
     .option('--aux-prompts <file|offline>', 'auxiliary prompts JSONL or offline (default: what the run trained with, else <data>/aux_prompts.jsonl)')
+    .option('--mask-threshold <v>', "binarise 2-D masks as foreground > v (default: the run's, else the automatic rule)", maskThreshold)
     .addOption(new Option('--val-half <a|b>', 'evaluate one fixed, hashed half of the split (select on a, report on b)').choices(['a', 'b']))
     .option('--clip <path>', 'the pretrained CLIP for a run that froze one, when it is not where the run recorded it: a folder, a .safetensors file or a hub name (org/name[@revision])')
     .option('--tokenizer <path>', 'tokenizer files, instead of the run\'s own copy')
@@ -201,12 +210,13 @@ export function buildProgram(): Command {
   program
     .command('predict')
     .description('segment what a prompt describes in an image, DICOM or NIfTI volume (or a folder / manifest of them); masks at the input size')
-    .option('--checkpoint <path>', 'run folder (runs/<name>) or its best/ or last/ (default: the demo\'s, demo-output/run)', DEMO_CHECKPOINT)
-    .option('--image <path>', 'PNG/JPEG/BMP/TIFF/WebP image, single-frame DICOM (.dcm), NIfTI volume (.nii/.nii.gz), or a folder of them')
+    .option('-c, --checkpoint <path>', 'run folder (runs/<name>) or its best/ or last/ (default: the demo\'s, demo-output/run)', DEMO_CHECKPOINT)
+    .option('-i, --image <path>', 'PNG/JPEG/BMP/TIFF/WebP image, single-frame DICOM (.dcm), NIfTI volume (.nii/.nii.gz), or a folder of them')
     .option('--manifest <file>', 'batch: manifest.csv/.jsonl with columns image, text, optional aux and id (paths relative to it)')
-    .option('--text <prompt>', 'the clinical prompt (with --manifest: for rows without text)')
+    .option('-t, --text <prompt>', 'the clinical prompt (with --manifest: for rows without text)')
     .option('--aux <text>', 'auxiliary description (DATE)')
-    .requiredOption('--out <path>', 'mask .png (images) or .nii.gz (volumes); a folder for the batch form (masks + predictions.csv)')
+    .option('--aux-prompts <file|offline>', "auxiliary prompts looked up by prompt when --aux is not given (default: the run's, else <data>/aux_prompts.jsonl)")
+    .requiredOption('-o, --out <path>', 'mask .png (images) or .nii.gz (volumes); a folder for the batch form (masks + predictions.csv)')
     .option('--overlay <file>', 'also write the image with the mask overlaid (a volume: its slice with the largest mask)')
     .option('--window <ct|percentile|lo,hi>', 'NIfTI intensity window: ct = [-160, 240] HU as the MSD loader, percentile = 0.5..99.5%', 'ct')
     .option('--clip <path>', 'the pretrained CLIP for a run that froze one, when it is not where the run recorded it: a folder, a .safetensors file or a hub name (org/name[@revision])')
@@ -222,9 +232,9 @@ export function buildProgram(): Command {
   program
     .command('serve')
     .description('HTTP API (POST /v1/segment, GET /v1/health, GET /v1/model) and a web viewer at /, one model in memory')
-    .option('--checkpoint <path>', 'run folder (runs/<name>) or its best/ or last/ (default: the demo\'s, demo-output/run)', DEMO_CHECKPOINT)
+    .option('-c, --checkpoint <path>', 'run folder (runs/<name>) or its best/ or last/ (default: the demo\'s, demo-output/run)', DEMO_CHECKPOINT)
     .option('--host <addr>', 'address to bind (loopback by default; 0.0.0.0 exposes it to the network)', '127.0.0.1')
-    .option('--port <n>', 'port (0 picks a free one)', nonNegativeInt, 8080)
+    .option('-p, --port <n>', 'port (0 picks a free one)', nonNegativeInt, 8080)
     .option('--api-key-env <VAR>', 'require the API key held in this environment variable (Authorization: Bearer or x-api-key)')
     .option('--allowed-origins <origins>', "without an API key: web pages from these origins may POST besides the server's own viewer, comma-separated (e.g. https://viewer.example.org; * for any)", commaList, [])
     .option('--queue <n>', 'requests that may wait behind the running one; more get 503 + Retry-After', nonNegativeInt, 16)
@@ -290,6 +300,17 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** An option's help text, with "(required)" on the ones that must be given, as argparse marks them. */
+function describeOption(option: Option): string {
+  const extras: string[] = [];
+  if (option.mandatory) extras.push('required');
+  if (option.argChoices) extras.push(`choices: ${option.argChoices.join(', ')}`);
+  if (option.defaultValue !== undefined && !(Array.isArray(option.defaultValue) && option.defaultValue.length === 0) && option.defaultValue !== false) {
+    extras.push(`default: ${option.defaultValueDescription ?? JSON.stringify(option.defaultValue)}`);
+  }
+  return extras.length > 0 ? `${option.description} (${extras.join(', ')})` : option.description;
+}
+
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
@@ -301,6 +322,12 @@ function commaList(value: string, previous: string[]): string[] {
 export function unitInterval(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError(`expected a number from 0 to 1, got '${value}'`);
+  return n;
+}
+
+export function maskThreshold(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 254) throw new InvalidArgumentError(`expected an integer from 0 to 254 (foreground is > it), got '${value}'`);
   return n;
 }
 
@@ -319,6 +346,11 @@ export async function run(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
   } catch (err) {
+    if (err instanceof CommanderError) {
+      // --help and --version end here too, with status 0; the message was already printed.
+      process.exitCode = err.exitCode === 0 ? 0 : 2;
+      return;
+    }
     process.stderr.write(`tgcnet: ${(err as Error).message}\n`);
     process.exitCode = 1;
   }

@@ -9,7 +9,7 @@ import { basename } from 'node:path';
 import { overlayFormat } from '../infer/images_io.js';
 import type { WindowChoice } from '../data/formats/msd.js';
 import { predictBatch } from '../infer/predict_batch.js';
-import { type PredictResult, predictCase } from '../infer/predict_case.js';
+import { type PredictResult, predictCase, useAuxPrompts } from '../infer/predict_case.js';
 import { type PredictCase, casesFromFolder, casesFromManifest, inputStem } from '../infer/predict_inputs.js';
 import { resolveClipArg } from '../clip/hub.js';
 import { type RunOverrides, loadRun } from '../run/checkpoint.js';
@@ -20,6 +20,8 @@ export interface PredictOptions extends RunOverrides {
   manifest?: string;
   text?: string;
   aux?: string;
+  /** Auxiliary prompts looked up by prompt when a case has no aux: a JSONL file or 'offline'. */
+  auxPrompts?: string;
   out: string;
   overlay?: string;
   /** NIfTI intensity window: ct (default, [-160, 240] HU), percentile, or "lo,hi". */
@@ -67,6 +69,7 @@ export async function predict(opts: PredictOptions, log: (line: string) => void 
   const clip = opts.clip ? (await resolveClipArg(opts.clip)).path : undefined;
   const run = loadRun(opts.checkpoint, { clip, tokenizer: opts.tokenizer });
   try {
+    if (opts.auxPrompts !== undefined) useAuxPrompts(run, opts.auxPrompts);
     if (!opts.manifest && !isFolder) {
       const r = await predictCase(run, cases[0], opts.out, { window, overlay: opts.overlay });
       return { results: [r], failures: [] };

@@ -27,6 +27,7 @@ export async function trainCommand(o: Record<string, unknown>): Promise<void> {
     limitVal: o.limitVal as number | undefined,
     auxPrompts: o.auxPrompts as string | undefined,
     threads: o.threads as number | undefined,
+    maskThreshold: o.maskThreshold as number | undefined,
     explicit: o.explicit as string[] | undefined,
     override: o.override as string[] | undefined,
   });

@@ -184,8 +184,8 @@ async function loadGreyFile(path: string): Promise<GreyImage> {
   return { width: info.width, height: info.height, data: grey };
 }
 
-/** 0/1 from raw pixels, by MASK_RULE. */
-export function binarise(raw: RawPixels): GreyImage {
+/** 0/1 from raw pixels: foreground where the largest colour channel is > threshold, else by MASK_RULE. */
+export function binarise(raw: RawPixels, threshold?: number): GreyImage {
   const n = raw.width * raw.height;
   const colour = raw.channels === 2 || raw.channels === 4 ? raw.channels - 1 : raw.channels;
   const peak = new Uint8Array(n);
@@ -196,8 +196,8 @@ export function binarise(raw: RawPixels): GreyImage {
     peak[i] = v;
     if (v > max) max = v;
   }
-  const threshold = max <= 1 ? 0 : 127;
-  for (let i = 0; i < n; i++) peak[i] = peak[i] > threshold ? 1 : 0;
+  const cut = threshold ?? (max <= 1 ? 0 : 127);
+  for (let i = 0; i < n; i++) peak[i] = peak[i] > cut ? 1 : 0;
   return { width: raw.width, height: raw.height, data: peak };
 }
 
@@ -216,10 +216,10 @@ export function maskValues(raw: RawPixels): number[] {
 }
 
 /** A 2-D mask file decoded once: its 0/1 mask (MASK_RULE) and the values it held. Errors name the file. */
-export async function loadMaskFileWithValues(path: string): Promise<{ mask: GreyImage; values: number[] }> {
+export async function loadMaskFileWithValues(path: string, threshold?: number): Promise<{ mask: GreyImage; values: number[] }> {
   try {
     const raw = await readRaw(path);
-    return { mask: binarise(raw), values: maskValues(raw) };
+    return { mask: binarise(raw, threshold), values: maskValues(raw) };
   } catch (err) {
     throw new Error(`cannot read mask ${path}: ${describeError(err)}`);
   }
@@ -499,7 +499,7 @@ export async function loadMask(source: MaskSource): Promise<GreyImage> {
   try {
     if (source.kind === 'nifti-slice') return labelSlice(await getVolume(source.path), source.slice, source.label);
     if (isNiftiPath(source.path)) throw new Error('a NIfTI label volume needs a slice and a label (a mask source of kind "nifti-slice")');
-    return binarise(await readRaw(source.path));
+    return binarise(await readRaw(source.path), source.threshold);
   } catch (err) {
     throw new Error(`cannot read mask ${source.path}${source.kind === 'nifti-slice' ? ` (slice ${source.slice}, label ${source.label})` : ''}: ${describeError(err)}`);
   }

@@ -15,3 +15,9 @@ export function maskValueProblem(path: string, values: readonly number[], foregr
   const outcome = foreground === 0 ? 'an empty mask' : `${foreground} foreground pixel(s) of ${pixels}`;
   return `mask values {${shown}} are not 0/255 or 0/1: read as foreground where ${rule}, that is ${outcome}; rewrite the mask as 0/255 if that is not what it means`;
 }
+
+/** Cases whose 2-D mask files are binarised at `threshold` (foreground > threshold) instead of by MASK_RULE. */
+export function withMaskThreshold<C extends { mask: { kind: string } | null }>(cases: C[], threshold: number | undefined): C[] {
+  if (threshold === undefined) return cases;
+  return cases.map((c) => (c.mask?.kind === 'file' ? { ...c, mask: { ...c.mask, threshold } } : c));
+}

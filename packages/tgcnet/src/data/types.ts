@@ -12,7 +12,8 @@ export type ImageSource =
   | { kind: 'nifti-slice'; path: string; slice: number; window: [number, number] };
 
 export type MaskSource =
-  | { kind: 'file'; path: string }
+  /** A 2-D mask file; foreground where a value is > threshold (absent: MASK_RULE decides, images.ts). */
+  | { kind: 'file'; path: string; threshold?: number }
   /** One organ label of a NIfTI label volume, at one axial slice. */
   | { kind: 'nifti-slice'; path: string; slice: number; label: number };
 

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { NIFTI_TYPES, tempDir, writeGarbage, writeNifti, writePng } from './formats/testing.js';
 import type { CaseRecord, Dataset } from './types.js';
+import { loadMask } from './images.js';
+import { withMaskThreshold } from './mask_values.js';
 import { dropBadCases, formatProblems, mapLimit, validateDataset } from './validate.js';
 
 describe('validateDataset', () => {
@@ -112,6 +114,15 @@ describe('validateDataset', () => {
     assert.deepEqual(about('m01'), []);
     assert.deepEqual(about('m0_255'), []);
     assert.equal(problems.length, 2, 'no dataset-wide problem: some masks have foreground');
+  });
+
+  it('a stated mask threshold binarises at it and silences the value report', async () => {
+    const cases = withMaskThreshold([fileCase('m0_100', 'ok.png', 'm0_100.png')], 50);
+    assert.deepEqual(await validateDataset({ ...ds, problems: [], cases }, { checkPixels: true }), []);
+    const mask = await loadMask(cases[0].mask!);
+    assert.equal(mask.data.reduce((a, v) => a + v, 0), 20);
+    const auto = await loadMask({ kind: 'file', path: f('m0_100.png') });
+    assert.equal(auto.data.reduce((a, v) => a + v, 0), 0, 'the automatic rule reads 0/100 as empty');
   });
 
   it('with checkPixels, says so when every mask is empty', async () => {

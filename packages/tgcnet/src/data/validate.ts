@@ -106,12 +106,13 @@ export async function validateDataset(ds: Dataset, options: ValidateOptions = {}
             masksDecoded += 1;
             if (m.data.some((v) => v !== 0)) masksWithForeground += 1;
           } else {
-            const { mask, values } = await loadMaskFileWithValues(c.mask.path);
+            const { mask, values } = await loadMaskFileWithValues(c.mask.path, c.mask.threshold);
             let foreground = 0;
             for (const v of mask.data) foreground += v;
             masksDecoded += 1;
             if (foreground > 0) masksWithForeground += 1;
-            const problem = maskValueProblem(c.mask.path, values, foreground, mask.data.length);
+            // A stated --mask-threshold says how these values are meant: nothing to report.
+            const problem = c.mask.threshold === undefined ? maskValueProblem(c.mask.path, values, foreground, mask.data.length) : null;
             if (problem) add(problem);
           }
         } catch (err) {

@@ -8,6 +8,7 @@ import { type ValHalf, inValHalf } from '../data/val_half.js';
 import { mulberry32 } from '../random.js';
 import type { CaseRecord, FormatName, Split } from '../data/types.js';
 import { formatProblems, validateDataset } from '../data/validate.js';
+import { withMaskThreshold } from '../data/mask_values.js';
 import { type Provenance, collectProvenance } from '../run/provenance.js';
 import { resolveClipArg } from '../clip/hub.js';
 import { warnToStderr } from '../prompts/store.js';
@@ -33,6 +34,8 @@ export interface EvalOptions extends RunOverrides {
   auxPrompts?: string;
   /** Evaluate only this hashed half of the split (data/val_half.ts). */
   valHalf?: ValHalf;
+  /** Binarise 2-D mask files at this value (default: the run's --mask-threshold, else the automatic rule). */
+  maskThreshold?: number;
 }
 
 export interface EvalResult {
@@ -74,7 +77,8 @@ export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
   const loaded = loadRun(options.checkpoint, { clip, tokenizer: options.tokenizer });
   try {
     const dataset = await openDataset(options.data, { format: options.format, splits: [options.split] });
-    let cases = inValHalf(dataset.cases.filter((c) => c.split === options.split), options.valHalf);
+    const threshold = options.maskThreshold ?? loaded.run.train.maskThreshold;
+    let cases = withMaskThreshold(inValHalf(dataset.cases.filter((c) => c.split === options.split), options.valHalf), threshold);
     if (cases.length === 0) throw new Error(`${options.data}: no '${options.split}' cases (format ${dataset.format})`);
     const model = loaded.run.model;
     if (usesAux(model)) {

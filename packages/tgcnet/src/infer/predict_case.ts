@@ -41,34 +41,43 @@ export interface PredictCaseOptions {
 // the file once and says "no entry" once per prompt, not once per case.
 const opened = new WeakMap<LoadedRun, { aux: AuxPrompts; warned: Set<string> }>();
 
+function openAux(run: LoadedRun, explicit: string | undefined): { aux: AuxPrompts; warned: Set<string> } {
+  const warned = new Set<string>();
+  const warn = (message: string): void => {
+    if (warned.has(message)) return;
+    warned.add(message);
+    process.stderr.write(`tgcnet: warning: ${message}\n`);
+  };
+  let prompts: AuxPrompts;
+  try {
+    prompts = openRunAux(run, explicit, warn);
+  } catch (err) {
+    // A file the user named must exist; one the run merely recorded may be gone.
+    if (explicit !== undefined) throw err;
+    warn(`${(err as Error).message}: predicting without aux`);
+    prompts = AuxPrompts.open(undefined, undefined);
+  }
+  const entry = { aux: prompts, warned };
+  opened.set(run, entry);
+  return entry;
+}
+
+/** Predict's --aux-prompts: this file (or 'offline') instead of the run's own, for every case. */
+export function useAuxPrompts(run: LoadedRun, spec: string): void {
+  openAux(run, spec);
+}
+
 /** The case's auxiliary prompt: its own, else the run's for this prompt when the model reads one. */
 export function resolveAux(run: LoadedRun, text: string, aux: string | null): string | null {
   if (aux !== null) return aux;
   if (!usesAux(run.run.model)) return null;
-  let entry = opened.get(run);
-  if (!entry) {
-    const warned = new Set<string>();
-    const warn = (message: string): void => {
-      if (warned.has(message)) return;
-      warned.add(message);
-      process.stderr.write(`tgcnet: warning: ${message}\n`);
-    };
-    let prompts: AuxPrompts;
-    try {
-      prompts = openRunAux(run, undefined, warn);
-    } catch (err) {
-      warn(`${(err as Error).message}: predicting without aux`);
-      prompts = AuxPrompts.open(undefined, undefined);
-    }
-    entry = { aux: prompts, warned };
-    opened.set(run, entry);
-  }
+  const entry = opened.get(run) ?? openAux(run, undefined);
   const found = entry.aux.get(text);
   if (found === null) {
     const message =
       entry.aux.origin.kind === 'none'
-        ? `${entry.aux.origin.reason}; predicting without aux (or pass --aux)`
-        : `${entry.aux.file} has no entry for ${JSON.stringify(text)} (rerun \`tgcnet prompts\`, or pass --aux): predicting without aux`;
+        ? `${entry.aux.origin.reason}; predicting without aux (or pass --aux or --aux-prompts)`
+        : `${entry.aux.file} has no entry for ${JSON.stringify(text)} (rerun \`tgcnet prompts\`, or pass --aux or --aux-prompts): predicting without aux`;
     if (!entry.warned.has(message)) {
       entry.warned.add(message);
       process.stderr.write(`tgcnet: warning: ${message}\n`);

@@ -32,6 +32,8 @@ export const TrainRecord = z
     /** An auxiliary prompts file, or 'offline' (the expander on the fly). */
     auxPrompts: z.string().optional(),
     threads: z.number().int().positive().optional(),
+    /** How 2-D masks were binarised: foreground > this value (absent: the automatic rule, MASK_RULE). */
+    maskThreshold: z.number().int().min(0).max(254).optional(),
     note: z.string().optional(),
   })
   .passthrough();

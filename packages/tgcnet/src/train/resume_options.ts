@@ -24,6 +24,7 @@ export const EXACT_RESUME_OPTIONS = [
   'limitVal',
   'auxPrompts',
   'skipBad',
+  'maskThreshold',
 ] as const;
 export type ExactResumeOption = (typeof EXACT_RESUME_OPTIONS)[number];
 

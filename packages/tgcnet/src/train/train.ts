@@ -11,6 +11,7 @@ import { openDataset } from '../data/detect.js';
 import { Loader } from '../data/loader.js';
 import type { CaseRecord, FormatName } from '../data/types.js';
 import { formatProblems, validateDataset } from '../data/validate.js';
+import { withMaskThreshold } from '../data/mask_values.js';
 import { type ValHalf, inValHalf } from '../data/val_half.js';
 import { evaluateCases } from '../eval/evaluate.js';
 import { buildConfig } from '../model/config.js';
@@ -53,6 +54,8 @@ export interface TrainOptions {
   augment?: boolean | 'flip';
   /** Validate and select on this hashed half of the validation split only (data/val_half.ts). */
   valHalf?: ValHalf;
+  /** Binarise 2-D mask files at this value (foreground > it) instead of the automatic rule (MASK_RULE). */
+  maskThreshold?: number;
   /** Probability that a training prompt is reworded and gets typing slips (0: never). */
   promptAugment?: number;
   skipBad?: boolean;
@@ -145,7 +148,8 @@ export async function train(given: TrainOptions): Promise<TrainResult> {
   log(`tgcnet: model ${options.preset}${options.set?.length ? ` with ${options.set.join(' ')}` : ''}: ${(report.trainable / 1e6).toFixed(2)}M trainable of ${(report.total / 1e6).toFixed(2)}M parameters`);
 
   // ---- data ----
-  const dataset = await openDataset(options.data, { format: options.format, splits: ['train', 'val'] });
+  const opened = await openDataset(options.data, { format: options.format, splits: ['train', 'val'] });
+  const dataset = { ...opened, cases: withMaskThreshold(opened.cases, options.maskThreshold) };
   let auxFile: string | null = null;
   if (usesAux(config)) {
     const warn = (m: string) => log(`tgcnet: warning: ${m}`);
