@@ -198,6 +198,9 @@ export function buildProgram(): Command {
     .option('--limit <n>', 'evaluate at most n cases', positiveInt)
     .option('--aux-prompts <file|offline>', 'auxiliary prompts JSONL or offline (default: what the run trained with, else <data>/aux_prompts.jsonl)')
     .option('--mask-threshold <v>', "binarise 2-D masks as foreground > v (default: the run's, else the automatic rule)", maskThreshold)
+    .option('--threshold <p>', 'foreground where the predicted probability is > p', openUnitInterval, 0.5)
+    .option('--nsd-tolerance <mm>', 'normalised surface Dice tolerance, in mm where the files give a pixel spacing (NIfTI, DICOM), else pixels', positiveNumber, 2)
+    .option('--save-probabilities <dir>', 'write each case\'s probability map as a 16-bit PNG (<id>_prob.png, probability x 65535)')
     .addOption(new Option('--val-half <a|b>', 'evaluate one fixed, hashed half of the split (select on a, report on b)').choices(['a', 'b']))
     .option('--clip <path>', 'the pretrained CLIP for a run that froze one, when it is not where the run recorded it: a folder, a .safetensors file or a hub name (org/name[@revision])')
     .option('--tokenizer <path>', 'tokenizer files, instead of the run\'s own copy')
@@ -328,6 +331,18 @@ export function unitInterval(value: string): number {
 export function maskThreshold(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 254) throw new InvalidArgumentError(`expected an integer from 0 to 254 (foreground is > it), got '${value}'`);
+  return n;
+}
+
+export function openUnitInterval(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || n >= 1) throw new InvalidArgumentError(`expected a probability between 0 and 1 (exclusive), got '${value}'`);
+  return n;
+}
+
+export function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a positive number, got '${value}'`);
   return n;
 }
 

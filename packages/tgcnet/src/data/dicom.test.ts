@@ -83,3 +83,10 @@ test('unsupported and corrupt files are refused with the file and what to do', a
     return true;
   });
 });
+
+test('Pixel Spacing (row\\column) becomes the image spacing [x, y], in mm; absent, none', async () => {
+  const spaced = await loadImage({ kind: 'file', path: writeDicom({ rows: 2, columns: 2, bitsAllocated: 8, pixels: [0, 1, 2, 3], pixelSpacing: '0.5\\0.25' }) });
+  assert.deepEqual(spaced.spacing, [0.25, 0.5]);
+  const plain = await loadImage({ kind: 'file', path: writeDicom({ rows: 2, columns: 2, bitsAllocated: 8, pixels: [0, 1, 2, 3] }) });
+  assert.equal(plain.spacing, undefined);
+});

@@ -152,7 +152,12 @@ export function decodeDicom(bytes: Uint8Array): GreyImage {
     for (let i = 0; i < real.length; i++) out[i] = span > 0 ? Math.round(((real[i] - min) * 255) / span) : 0;
   }
   if ((ds.string('x00280004') ?? '').trim().toUpperCase() === 'MONOCHROME1') for (let i = 0; i < out.length; i++) out[i] = 255 - out[i];
-  return { width: columns, height: rows, data: out };
+  // Pixel Spacing (0028,0030) is "row spacing \\ column spacing": y first, then x.
+  const rowSpacing = ds.floatString('x00280030', 0);
+  const colSpacing = ds.floatString('x00280030', 1);
+  const spacing: [number, number] | undefined =
+    rowSpacing !== undefined && colSpacing !== undefined && rowSpacing > 0 && colSpacing > 0 ? [colSpacing, rowSpacing] : undefined;
+  return { width: columns, height: rows, data: out, ...(spacing ? { spacing } : {}) };
 }
 
 /** Reads and decodes a DICOM file. */

@@ -20,6 +20,8 @@ export interface DicomFixture {
   width?: string;
   frames?: number;
   transferSyntax?: string;
+  /** Pixel Spacing (0028,0030) as written: "row\\column" in mm. */
+  pixelSpacing?: string;
 }
 
 const LONG_LENGTH_VRS = new Set(['OB', 'OW', 'OF', 'SQ', 'UT', 'UN']);
@@ -72,9 +74,9 @@ export function dicomBytes(f: DicomFixture): Buffer {
     str(0x0028, 0x0004, 'CS', f.photometric ?? 'MONOCHROME2'),
   ];
   if (f.frames !== undefined) parts.push(str(0x0028, 0x0008, 'IS', String(f.frames)));
+  parts.push(us(0x0028, 0x0010, f.rows), us(0x0028, 0x0011, f.columns));
+  if (f.pixelSpacing !== undefined) parts.push(str(0x0028, 0x0030, 'DS', f.pixelSpacing));
   parts.push(
-    us(0x0028, 0x0010, f.rows),
-    us(0x0028, 0x0011, f.columns),
     us(0x0028, 0x0100, allocated),
     us(0x0028, 0x0101, f.bitsStored ?? allocated),
     us(0x0028, 0x0102, (f.bitsStored ?? allocated) - 1),

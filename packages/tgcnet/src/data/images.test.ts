@@ -130,6 +130,13 @@ describe('NIfTI slices', () => {
   // Real value at (x, y, z) = 100 z + 10 y + x.
   const real = Array.from({ length: NX * NY * NZ }, (_, i) => 100 * Math.floor(i / (NX * NY)) + 10 * Math.floor((i % (NX * NY)) / NX) + (i % NX));
 
+  it('carries the voxel spacing of pixdim[1], pixdim[2] to the slice (mm, for HD95 and NSD)', async () => {
+    writeNifti(file('spaced.nii.gz'), [3, 2, 2], NIFTI_TYPES.uint8, new Uint8Array(12), { pixdim: [1, 0.8, 0.6, 2.5, 1, 1, 1, 1] });
+    clearVolumeCache();
+    const slice = await loadImage({ kind: 'nifti-slice', path: file('spaced.nii.gz'), slice: 1, window: [0, 255] });
+    assert.deepEqual(slice.spacing!.map((v) => Math.round(v * 1e6) / 1e6), [0.8, 0.6]);
+  });
+
   it('refuses a volume past the size or slice limit from its header, and a file that inflates past what its header says', async () => {
     try {
       setVolumeLimits({ maxBytes: 1024 * 1024, maxSlices: 100 });

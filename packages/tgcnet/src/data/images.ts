@@ -240,6 +240,8 @@ export interface Volume {
   data: VoxelArray;
   slope: number;
   inter: number;
+  /** Voxel spacing along x and y in mm (pixdim[1], pixdim[2]); absent when the header gives none. */
+  spacing?: [number, number];
 }
 
 interface DataType {
@@ -355,7 +357,10 @@ export async function decodeNifti(path: string): Promise<Volume> {
   const slopeRaw = header.scl_slope;
   const slope = Number.isFinite(slopeRaw) && slopeRaw !== 0 ? slopeRaw : 1;
   const inter = Number.isFinite(header.scl_inter) && slopeRaw !== 0 && Number.isFinite(slopeRaw) ? header.scl_inter : 0;
-  return { path, nx, ny, nz, data, slope, inter };
+  const px = header.pixDims?.[1];
+  const py = header.pixDims?.[2];
+  const spacing: [number, number] | undefined = px !== undefined && py !== undefined && px > 0 && py > 0 && Number.isFinite(px) && Number.isFinite(py) ? [px, py] : undefined;
+  return { path, nx, ny, nz, data, slope, inter, ...(spacing ? { spacing } : {}) };
 }
 
 /** The first bytes of a file, gunzipped when it is gzip. */
@@ -466,7 +471,7 @@ export function windowSlice(vol: Volume, slice: number, window: [number, number]
     const v = ((data[base + i] * slope + inter - lo) * 255) / span;
     out[i] = v <= 0 ? 0 : v >= 255 ? 255 : Math.round(v);
   }
-  return { width: vol.nx, height: vol.ny, data: out };
+  return { width: vol.nx, height: vol.ny, data: out, ...(vol.spacing ? { spacing: vol.spacing } : {}) };
 }
 
 /** 0/1 where the (rounded, scaled) label value equals `label`. */

@@ -30,7 +30,7 @@ export interface LoadedCase {
   vit: Uint8Array | null;
   /** [cnnSize^2] 0/1, or null for unlabelled cases. */
   mask: Uint8Array | null;
-  original: { width: number; height: number; image: Uint8Array | null; mask: Uint8Array | null };
+  original: { width: number; height: number; spacing: [number, number] | null; image: Uint8Array | null; mask: Uint8Array | null };
 }
 
 export interface LoadedBatch {
@@ -68,6 +68,7 @@ export async function loadCase(record: CaseRecord, options: Pick<LoaderOptions, 
       original: {
         width: image.width,
         height: image.height,
+        spacing: image.spacing ?? null,
         image: options.keepOriginal ? image.data : null,
         mask: options.keepOriginal && mask ? mask.data : null,
       },

@@ -49,4 +49,6 @@ export interface GreyImage {
   width: number;
   height: number;
   data: Uint8Array;
+  /** Pixel spacing [x, y] in mm, where the file says (NIfTI pixdim, DICOM Pixel Spacing). */
+  spacing?: [number, number];
 }

@@ -9,6 +9,7 @@ import type { TgcNet } from '../model/tgcnet.js';
 import { collate } from '../model/inputs.js';
 import { logitsToMask } from '../model/masks.js';
 import { SegmentationMetric, type Summary, countCase } from './metrics.js';
+import { surfaceScores } from './surface.js';
 
 export interface PromptOverride {
   prompt: string;
@@ -23,8 +24,16 @@ export interface EvaluateOptions {
   atOriginalSize: boolean;
   /** Prompts (and their aux) to use instead of each case's own, by case id (e.g. shuffled, to measure text reliance). */
   prompts?: Map<string, PromptOverride>;
-  /** Called with every binary prediction (0/1 bytes, row-major) at the compared size. */
-  onPrediction?: (c: LoadedCase, prediction: Uint8Array, width: number, height: number, probability: number) => void;
+  /** Foreground where the probability is > threshold (default 0.5). */
+  threshold?: number;
+  /** Compute HD95 and NSD (at this tolerance, in spacing units: mm where the file says, else pixels). */
+  surface?: { tolerance: number };
+  /** Called with every binary prediction (0/1 bytes, row-major) at the compared size, and the probability map when `probabilities`. */
+  onPrediction?: (c: LoadedCase, prediction: Uint8Array, width: number, height: number, meanProbability: number, probabilities?: Float32Array) => void;
+  /** Hand onPrediction the probability map too. */
+  probabilities?: boolean;
+  /** Called after each batch with the cases done so far. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface Evaluation extends Summary {
@@ -43,6 +52,7 @@ export async function evaluateCases(model: TgcNet, cases: readonly CaseRecord[],
     keepOriginal: options.atOriginalSize,
   });
   const metric = new SegmentationMetric();
+  let done = 0;
   const wasTraining = model.training;
   model.eval();
   try {
@@ -55,12 +65,23 @@ export async function evaluateCases(model: TgcNet, cases: readonly CaseRecord[],
           batch.cases.forEach((c, i) => {
             const [w, h] = options.atOriginalSize ? [c.original.width, c.original.height] : [config.cnnInput, config.cnnInput];
             const gt = options.atOriginalSize ? c.original.mask : c.mask;
-            const { mask, meanProbability } = logitsToMask(logits.narrow(0, i, 1), h, w);
-            if (gt) metric.update(countCase(c.record.id, mask, gt));
-            options.onPrediction?.(c, mask, w, h, meanProbability);
+            const { mask, meanProbability, probabilities } = logitsToMask(logits.narrow(0, i, 1), h, w, { threshold: options.threshold, probabilities: options.probabilities });
+            if (gt) {
+              const prompt = override ? override[i].prompt : c.record.text;
+              const counts = { ...countCase(c.record.id, mask, gt), prompt };
+              if (options.surface) {
+                // Spacing is known only at the file's own size.
+                const spacing = options.atOriginalSize ? (c.original.spacing ?? undefined) : undefined;
+                Object.assign(counts, surfaceScores(mask, gt, w, h, { spacing, tolerance: options.surface.tolerance }));
+              }
+              metric.update(counts);
+            }
+            options.onPrediction?.(c, mask, w, h, meanProbability, probabilities);
           });
         }),
       );
+      done += batch.cases.length;
+      options.onProgress?.(done, cases.length);
     }
   } finally {
     model.train(wasTraining);

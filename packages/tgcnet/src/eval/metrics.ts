@@ -4,7 +4,9 @@
 //
 // Empty masks: when prediction and ground truth are both empty, the case scores Dice 1 and
 // IoU 1 (a correct "nothing here"); when only one is empty it scores 0. Micro pools
-// pixels, so empty cases only add their false positives.
+// pixels, so empty cases only add their false positives. Boundary metrics follow MONAI
+// (surface.ts): HD95 is undefined when either mask is empty, NSD when both are; undefined
+// cases are left out of their means and counted (Summary.empty says how many of each kind).
 
 export interface CaseCounts {
   id: string;
@@ -14,6 +16,12 @@ export interface CaseCounts {
   predicted: number;
   /** |gt| */
   actual: number;
+  /** The prompt the case was evaluated with (per-prompt breakdowns, cases.csv). */
+  prompt?: string;
+  /** 95th-percentile Hausdorff distance (NaN: undefined), when boundary metrics were asked for. */
+  hd95?: number;
+  /** Normalised surface Dice at the evaluation's tolerance (NaN: undefined). */
+  nsd?: number;
 }
 
 export function diceOf(c: Omit<CaseCounts, 'id'>): number {
@@ -46,6 +54,10 @@ export interface Summary {
   cases: number;
   dice: { macro: number; micro: number };
   iou: { macro: number; micro: number };
+  /** Cases with an empty ground truth and/or prediction (how the conventions above applied). */
+  empty?: { both: number; truthOnly: number; predictionOnly: number };
+  /** Boundary metrics over the cases where they are defined (present when they were computed). */
+  surface?: { hd95: { mean: number; median: number; cases: number }; nsd: { mean: number; cases: number } };
 }
 
 export class SegmentationMetric {
@@ -75,13 +87,41 @@ export class SegmentationMetric {
       iouSum += iouOf(c);
     }
     const pooled = { intersection: inter, predicted: pred, actual: act };
-    return { cases: n, dice: { macro: diceSum / n, micro: diceOf(pooled) }, iou: { macro: iouSum / n, micro: iouOf(pooled) } };
+    const empty = {
+      both: this.cases.filter((c) => c.actual === 0 && c.predicted === 0).length,
+      truthOnly: this.cases.filter((c) => c.actual === 0 && c.predicted > 0).length,
+      predictionOnly: this.cases.filter((c) => c.actual > 0 && c.predicted === 0).length,
+    };
+    const summary: Summary = { cases: n, dice: { macro: diceSum / n, micro: diceOf(pooled) }, iou: { macro: iouSum / n, micro: iouOf(pooled) }, empty };
+    if (this.cases.some((c) => c.hd95 !== undefined)) {
+      const hd = this.cases.map((c) => c.hd95 ?? Number.NaN).filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+      const nsd = this.cases.map((c) => c.nsd ?? Number.NaN).filter((v) => !Number.isNaN(v));
+      const mean = (v: number[]) => (v.length === 0 ? Number.NaN : v.reduce((a, b) => a + b, 0) / v.length);
+      const median = hd.length === 0 ? Number.NaN : hd.length % 2 ? hd[(hd.length - 1) / 2] : (hd[hd.length / 2 - 1] + hd[hd.length / 2]) / 2;
+      summary.surface = { hd95: { mean: mean(hd), median, cases: hd.length }, nsd: { mean: mean(nsd), cases: nsd.length } };
+    }
+    return summary;
   }
 
-  /** Per-case CSV: id, dice, iou, pixel counts. */
+  /** Per-case CSV: id, prompt, dice, iou, hd95, nsd (empty when undefined or not computed), pixel counts. */
   toCsv(): string {
-    const rows = this.cases.map((c) => [csvField(c.id), diceOf(c).toFixed(6), iouOf(c).toFixed(6), c.intersection, c.predicted, c.actual].join(','));
-    return ['id,dice,iou,intersection,predicted,actual', ...rows].join('\n') + '\n';
+    const num = (v: number | undefined, digits: number) => (v === undefined || Number.isNaN(v) ? '' : v === Number.POSITIVE_INFINITY ? 'inf' : v.toFixed(digits));
+    const rows = this.cases.map((c) =>
+      [csvField(c.id), csvField(c.prompt ?? ''), diceOf(c).toFixed(6), iouOf(c).toFixed(6), num(c.hd95, 4), num(c.nsd, 6), c.intersection, c.predicted, c.actual].join(','),
+    );
+    return ['id,prompt,dice,iou,hd95,nsd,intersection,predicted,actual', ...rows].join('\n') + '\n';
+  }
+
+  /** Dice by prompt: how many cases each prompt has, their mean Dice and pooled Dice, most frequent first. */
+  byPrompt(): { prompt: string; cases: number; diceMacro: number; diceMicro: number }[] {
+    const groups = new Map<string, CaseCounts[]>();
+    for (const c of this.cases) groups.set(c.prompt ?? '', [...(groups.get(c.prompt ?? '') ?? []), c]);
+    return [...groups]
+      .map(([prompt, list]) => {
+        const pooled = list.reduce((a, c) => ({ intersection: a.intersection + c.intersection, predicted: a.predicted + c.predicted, actual: a.actual + c.actual }), { intersection: 0, predicted: 0, actual: 0 });
+        return { prompt, cases: list.length, diceMacro: list.reduce((a, c) => a + diceOf(c), 0) / list.length, diceMicro: diceOf(pooled) };
+      })
+      .sort((a, b) => b.cases - a.cases || (a.prompt < b.prompt ? -1 : 1));
   }
 }
 

@@ -3,6 +3,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import type { DiceIntervals } from './bootstrap.js';
 import { type CaseCounts, type Summary, diceOf, iouOf } from './metrics.js';
 import { makeDir } from '../fs/make_dir.js';
 
@@ -26,6 +27,12 @@ export interface ReportInput {
   best: ReportCase[];
   worst: ReportCase[];
   facts: Record<string, string>;
+  diceCi?: DiceIntervals | null;
+  perPrompt?: { prompt: string; cases: number; diceMacro: number; diceMicro: number }[];
+  /** Every case's Dice, for the histogram. */
+  caseDice?: number[];
+  threshold?: number;
+  nsdTolerance?: number;
 }
 
 function escapeHtml(s: string): string {
@@ -39,7 +46,7 @@ interface Series {
 }
 
 /** A line chart as inline SVG: axes, ticks, one polyline per series, a legend. */
-export function lineChart(title: string, series: Series[], yLabel: string): string {
+export function lineChart(title: string, series: Series[], yLabel: string, yRange?: [number, number]): string {
   const W = 460;
   const H = 260;
   const m = { l: 52, r: 16, t: 28, b: 36 };
@@ -49,9 +56,14 @@ export function lineChart(title: string, series: Series[], yLabel: string): stri
   const ys = all.map((p) => p[1]);
   const [x0, x1] = [Math.min(...xs), Math.max(...xs) === Math.min(...xs) ? Math.min(...xs) + 1 : Math.max(...xs)];
   let [y0, y1] = [Math.min(...ys), Math.max(...ys)];
-  if (y1 - y0 < 1e-9) [y0, y1] = [y0 - 0.5, y1 + 0.5];
-  const pad = (y1 - y0) * 0.05;
-  [y0, y1] = [y0 - pad, y1 + pad];
+  if (yRange) {
+    // A fixed scale (Dice: 0 to 1), so a 0.02 change looks like one.
+    [y0, y1] = yRange;
+  } else {
+    if (y1 - y0 < 1e-9) [y0, y1] = [y0 - 0.5, y1 + 0.5];
+    const pad = (y1 - y0) * 0.05;
+    [y0, y1] = [y0 - pad, y1 + pad];
+  }
   const sx = (x: number) => m.l + ((x - x0) / (x1 - x0)) * (W - m.l - m.r);
   const sy = (y: number) => H - m.b - ((y - y0) / (y1 - y0)) * (H - m.t - m.b);
   const ticks = (a: number, b: number, n: number) => Array.from({ length: n + 1 }, (_, i) => a + ((b - a) * i) / n);
@@ -75,6 +87,30 @@ export function lineChart(title: string, series: Series[], yLabel: string): stri
     for (const [x, y] of s.points) parts.push(`<circle cx="${sx(x).toFixed(1)}" cy="${sy(y).toFixed(1)}" r="2.5" fill="${s.color}"/>`);
     parts.push(`<text x="${m.l + 8}" y="${m.t + 14 + i * 14}" font-size="11" fill="${s.color}">${escapeHtml(s.name)}</text>`);
   });
+  parts.push('</svg>');
+  return parts.join('\n');
+}
+
+/** Per-case Dice in ten bins from 0 to 1, as an SVG bar chart. */
+export function diceHistogram(dice: readonly number[]): string {
+  const W = 460;
+  const H = 220;
+  const m = { l: 44, r: 12, t: 28, b: 36 };
+  const bins = new Array<number>(10).fill(0);
+  for (const d of dice) bins[Math.min(9, Math.max(0, Math.floor(d * 10)))]++;
+  const top = Math.max(1, ...bins);
+  const bw = (W - m.l - m.r) / 10;
+  const parts = [`<svg viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="Histogram of per-case Dice">`];
+  parts.push(`<text x="${W / 2}" y="18" text-anchor="middle" font-weight="600">Per-case Dice (${dice.length} cases)</text>`);
+  bins.forEach((n, i) => {
+    const h = ((H - m.t - m.b) * n) / top;
+    const x = m.l + i * bw;
+    parts.push(`<rect x="${(x + 1).toFixed(1)}" y="${(H - m.b - h).toFixed(1)}" width="${(bw - 2).toFixed(1)}" height="${h.toFixed(1)}" fill="#2471a3"><title>${(i / 10).toFixed(1)}-${((i + 1) / 10).toFixed(1)}: ${n}</title></rect>`);
+    if (n > 0) parts.push(`<text x="${(x + bw / 2).toFixed(1)}" y="${(H - m.b - h - 3).toFixed(1)}" text-anchor="middle" font-size="10">${n}</text>`);
+    parts.push(`<text x="${x.toFixed(1)}" y="${H - m.b + 14}" text-anchor="middle" font-size="10">${(i / 10).toFixed(1)}</text>`);
+  });
+  parts.push(`<text x="${W - m.r}" y="${H - m.b + 14}" text-anchor="end" font-size="10">1.0</text>`);
+  parts.push(`<text x="${W / 2}" y="${H - 4}" text-anchor="middle" font-size="11">Dice</text>`);
   parts.push('</svg>');
   return parts.join('\n');
 }
@@ -129,9 +165,13 @@ export async function writeReport(dir: string, input: ReportInput): Promise<stri
       `${escapeHtml(c.text)}</figcaption></figure>`
     );
   };
+  const num = (v: number | undefined, digits: number) => (v === undefined || Number.isNaN(v) ? '-' : v.toFixed(digits));
   const row = (label: string, s: Summary) =>
     `<tr><th scope="row">${escapeHtml(label)}</th><td>${s.cases}</td><td>${s.dice.micro.toFixed(4)}</td><td>${s.dice.macro.toFixed(4)}</td>` +
-    `<td>${s.iou.micro.toFixed(4)}</td><td>${s.iou.macro.toFixed(4)}</td></tr>`;
+    `<td>${s.iou.micro.toFixed(4)}</td><td>${s.iou.macro.toFixed(4)}</td><td>${num(s.surface?.hd95.median, 2)}</td><td>${num(s.surface?.nsd.mean, 4)}</td></tr>`;
+  const ci = input.diceCi;
+  const e = input.summary.empty;
+  const prompts = (input.perPrompt ?? []).slice(0, 30);
   const html = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(input.title)}</title>
 <style>
@@ -143,17 +183,24 @@ figure img{image-rendering:pixelated;max-width:100%;height:auto}figcaption{font-
 </style></head><body>
 <h1>${escapeHtml(input.title)}</h1>
 <dl>${Object.entries(input.facts).map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('')}</dl>
-<h2>Metrics (threshold 0.5)</h2>
-<table><thead><tr><th scope="col">evaluation</th><th scope="col">cases</th><th scope="col">Dice micro</th><th scope="col">Dice macro</th><th scope="col">IoU micro</th><th scope="col">IoU macro</th></tr></thead>
+<h2>Metrics (threshold ${input.threshold ?? 0.5})</h2>
+<table><thead><tr><th scope="col">evaluation</th><th scope="col">cases</th><th scope="col">Dice micro</th><th scope="col">Dice macro</th><th scope="col">IoU micro</th><th scope="col">IoU macro</th><th scope="col">HD95 median</th><th scope="col">NSD (${input.nsdTolerance ?? 2})</th></tr></thead>
 <tbody>${row('model', input.summary)}${(input.extraRows ?? []).map((r) => row(r.label, r.summary)).join('')}</tbody></table>
-<p>Micro pools pixels over all cases; macro averages per-case scores. A case whose prediction and ground truth are both empty scores 1.</p>
+${ci ? `<p>95% bootstrap intervals (${ci.resamples} resamples of the cases): Dice micro ${ci.micro[0].toFixed(4)}-${ci.micro[1].toFixed(4)}, macro ${ci.macro[0].toFixed(4)}-${ci.macro[1].toFixed(4)}.</p>` : ''}
+<p>Micro pools pixels over all cases; macro averages per-case scores. A case whose prediction and ground truth are both empty scores Dice 1${e ? ` (${e.both} such cases; ${e.truthOnly} with an empty ground truth but a prediction, ${e.predictionOnly} with a lesion but an empty prediction, Dice 0)` : ''}.
+HD95 (in mm where the files give a spacing, else pixels) is undefined when either mask is empty and NSD when both are, as in MONAI; their summaries leave those cases out${input.summary.surface ? ` (HD95 over ${input.summary.surface.hd95.cases} cases, NSD over ${input.summary.surface.nsd.cases})` : ''}.</p>
+<div class="charts">${diceHistogram(input.caseDice ?? [])}</div>
+${prompts.length > 0 ? `<h2>By prompt</h2>
+<table><thead><tr><th scope="col">prompt</th><th scope="col">cases</th><th scope="col">Dice macro</th><th scope="col">Dice micro</th></tr></thead>
+<tbody>${prompts.map((p) => `<tr><th scope="row">${escapeHtml(p.prompt)}</th><td>${p.cases}</td><td>${p.diceMacro.toFixed(4)}</td><td>${p.diceMicro.toFixed(4)}</td></tr>`).join('')}</tbody></table>
+${(input.perPrompt ?? []).length > prompts.length ? `<p>The ${prompts.length} most frequent of ${(input.perPrompt ?? []).length} prompts; cases.csv has every case with its prompt.</p>` : ''}` : ''}
 <h2>Training curves</h2>
 <div class="charts">
 ${lineChart('Training loss (0.5 Dice + 0.5 BCE)', [{ name: 'train loss', color: '#c0392b', points: curves.loss }], 'loss')}
 ${lineChart('Validation Dice', [
     { name: 'Dice micro', color: '#2471a3', points: curves.diceMicro },
     { name: 'Dice macro', color: '#27ae60', points: curves.diceMacro },
-  ], 'Dice')}
+  ], 'Dice', [0, 1])}
 </div>
 <h2>Best cases</h2>
 <p>Each: the image, the ground truth (green), the prediction (red).</p>

@@ -1,7 +1,8 @@
 // `tgcnet eval`: a checkpoint on a dataset split -> Dice/IoU (macro and micro), per-case
 // CSV, optionally an HTML report and a shuffled-prompt control (does the text matter?).
 import { existsSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
+import sharp from 'sharp';
 import { openDataset } from '../data/detect.js';
 import { usesAux } from '../model/tgcnet.js';
 import { type ValHalf, inValHalf } from '../data/val_half.js';
@@ -14,7 +15,9 @@ import { resolveClipArg } from '../clip/hub.js';
 import { warnToStderr } from '../prompts/store.js';
 import { type RunOverrides, loadRun, openRunAux } from '../run/checkpoint.js';
 import { type Evaluation, type PromptOverride, evaluateCases } from './evaluate.js';
-import { diceOf } from './metrics.js';
+import { type Summary, diceOf } from './metrics.js';
+import { type DiceIntervals, bootstrapDice } from './bootstrap.js';
+import { writeFileAtomic } from '../infer/atomic.js';
 import { type ReportCase, writeReport } from './report.js';
 import { makeDir } from '../fs/make_dir.js';
 
@@ -36,6 +39,14 @@ export interface EvalOptions extends RunOverrides {
   valHalf?: ValHalf;
   /** Binarise 2-D mask files at this value (default: the run's --mask-threshold, else the automatic rule). */
   maskThreshold?: number;
+  /** Foreground where the predicted probability is > threshold (default 0.5). */
+  threshold?: number;
+  /** NSD tolerance in spacing units: mm where the file gives a spacing, else pixels (default 2). */
+  nsdTolerance?: number;
+  /** Write each case's probability map here as a 16-bit PNG (<id>_prob.png, probability x 65535). */
+  saveProbabilities?: string;
+  /** Called as cases are done (a progress bar). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface EvalResult {
@@ -45,6 +56,15 @@ export interface EvalResult {
   cases: number;
   dice: { macro: number; micro: number };
   iou: { macro: number; micro: number };
+  /** 95% bootstrap intervals of the Dice (1000 resamples of the cases, seeded). */
+  diceCi: DiceIntervals | null;
+  /** HD95 (median and mean over defined cases) and NSD at `nsdTolerance`, MONAI's conventions. */
+  surface: Summary['surface'] & { tolerance: number; spacing: 'mm (from the files)' | 'pixels' | 'mixed' };
+  /** Cases with an empty ground truth and/or prediction. */
+  empty: NonNullable<Summary['empty']>;
+  /** Dice per prompt, most frequent first. */
+  perPrompt: { prompt: string; cases: number; diceMacro: number; diceMicro: number }[];
+  threshold: number;
   shuffledPrompts?: { dice: { macro: number; micro: number }; iou: { macro: number; micro: number } };
   csv: string | null;
   report: string | null;
@@ -72,6 +92,18 @@ export function shuffledPrompts(cases: readonly CaseRecord[], seed: number): Map
   );
 }
 
+function safeName(id: string): string {
+  return id.replace(/[^A-Za-z0-9_.-]/g, '_');
+}
+
+/** A probability map as a 16-bit greyscale PNG (value = probability x 65535). */
+async function writeProbabilityPng(path: string, probabilities: Float32Array, width: number, height: number): Promise<void> {
+  const pixels = new Uint16Array(width * height);
+  for (let i = 0; i < pixels.length; i++) pixels[i] = Math.round(Math.min(1, Math.max(0, probabilities[i])) * 65535);
+  const png = await sharp(Buffer.from(pixels.buffer), { raw: { width, height, channels: 1 } }).toColourspace('grey16').png().toBuffer();
+  writeFileAtomic(path, png);
+}
+
 export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
   const clip = options.clip ? (await resolveClipArg(options.clip)).path : undefined;
   const loaded = loadRun(options.checkpoint, { clip, tokenizer: options.tokenizer });
@@ -94,26 +126,35 @@ export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
     }
     if (options.limit) cases = cases.slice(0, options.limit);
     const keep = new Map<string, ReportCase>();
+    const tolerance = options.nsdTolerance ?? 2;
+    const spacings = new Set<string>();
+    const probabilityDir = options.saveProbabilities ? makeDir(options.saveProbabilities, 'probability folder') : null;
+    const writes: Promise<void>[] = [];
     const evaluation: Evaluation = await evaluateCases(loaded.model, cases, {
       config: loaded.run.model,
       tokenizer: loaded.tokenizer,
       batch: options.batch ?? 8,
       atOriginalSize: true,
-      onPrediction: options.report
-        ? (c, prediction, width, height) => {
-            if (!c.original.image || !c.original.mask) return;
-            keep.set(c.record.id, {
-              counts: { id: c.record.id, intersection: 0, predicted: 0, actual: 0 },
-              text: c.record.text,
-              width,
-              height,
-              image: c.original.image,
-              truth: c.original.mask,
-              prediction,
-            });
-          }
-        : undefined,
+      threshold: options.threshold,
+      surface: { tolerance },
+      probabilities: probabilityDir !== null,
+      onProgress: options.onProgress,
+      onPrediction: (c, prediction, width, height, _mean, probabilities) => {
+        spacings.add(c.original.spacing ? 'mm (from the files)' : 'pixels');
+        if (probabilityDir && probabilities) writes.push(writeProbabilityPng(join(probabilityDir, `${safeName(c.record.id)}_prob.png`), probabilities, width, height));
+        if (!options.report || !c.original.image || !c.original.mask) return;
+        keep.set(c.record.id, {
+          counts: { id: c.record.id, intersection: 0, predicted: 0, actual: 0 },
+          text: c.record.text,
+          width,
+          height,
+          image: c.original.image,
+          truth: c.original.mask,
+          prediction,
+        });
+      },
     });
+    await Promise.all(writes);
     let control: Evaluation | null = null;
     if (options.shufflePrompts) {
       control = await evaluateCases(loaded.model, cases, {
@@ -121,9 +162,11 @@ export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
         tokenizer: loaded.tokenizer,
         batch: options.batch ?? 8,
         atOriginalSize: true,
+        threshold: options.threshold,
         prompts: shuffledPrompts(cases, options.seed ?? 0),
       });
     }
+    const diceCi = bootstrapDice(evaluation.metric.cases, { seed: options.seed ?? 0 });
     let csv: string | null = null;
     if (options.csv || options.report) {
       csv = resolve(options.csv ?? join(options.report!, 'cases.csv'));
@@ -141,29 +184,43 @@ export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
           })
           .filter((c): c is ReportCase => c !== null);
       const n = Math.min(6, Math.floor(ranked.length / 2));
-      report = await writeReport(resolve(options.report), {
-        title: `tgcnet evaluation: ${options.split} split of ${options.data}`,
+      const reportDir = resolve(options.report);
+      // Paths as the user sees them from where they ran the command, never absolute.
+      const shown = (p: string) => relative(process.cwd(), p) || '.';
+      report = await writeReport(reportDir, {
+        title: `tgcnet evaluation: ${options.split} split of ${shown(resolve(options.data))}`,
         summary: evaluation,
+        diceCi,
+        perPrompt: evaluation.metric.byPrompt(),
+        caseDice: evaluation.metric.cases.map((c) => diceOf(c)),
+        threshold: options.threshold ?? 0.5,
+        nsdTolerance: tolerance,
         extraRows: control ? [{ label: 'same model, shuffled prompts', summary: control }] : [],
         metricsLog: join(loaded.runDir, 'metrics.jsonl'),
         best: pick(ranked.slice(0, n)),
         worst: pick(ranked.slice(-n).reverse()),
         facts: {
-          checkpoint: loaded.checkpointDir,
+          checkpoint: shown(loaded.checkpointDir),
           preset: loaded.run.train.preset ?? 'custom',
           ablation: `encoder ${loaded.run.model.encoder}, text ${loaded.run.model.text}, alignment ${loaded.run.model.alignment}`,
-          data: `${options.data} (${options.split}, ${cases.length} cases)`,
+          data: `${shown(resolve(options.data))} (${options.split}, ${cases.length} cases)`,
           generated: new Date().toISOString(),
         },
       });
     }
     const summary = (e: Evaluation) => ({ dice: e.dice, iou: e.iou });
+    const surface = evaluation.surface ?? { hd95: { mean: Number.NaN, median: Number.NaN, cases: 0 }, nsd: { mean: Number.NaN, cases: 0 } };
     return {
       checkpoint: loaded.checkpointDir,
       data: resolve(options.data),
       split: options.split,
       cases: evaluation.cases,
       ...summary(evaluation),
+      diceCi,
+      surface: { ...surface, tolerance, spacing: spacings.size > 1 ? 'mixed' : spacings.has('mm (from the files)') ? 'mm (from the files)' : 'pixels' },
+      empty: evaluation.empty ?? { both: 0, truthOnly: 0, predictionOnly: 0 },
+      perPrompt: evaluation.metric.byPrompt(),
+      threshold: options.threshold ?? 0.5,
       ...(control ? { shuffledPrompts: summary(control) } : {}),
       csv,
       report,

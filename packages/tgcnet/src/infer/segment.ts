@@ -30,7 +30,7 @@ export async function prepareCase(run: LoadedRun, image: GreyImage, text: string
     cnn,
     vit,
     mask: null,
-    original: { width: image.width, height: image.height, image: null, mask: null },
+    original: { width: image.width, height: image.height, spacing: image.spacing ?? null, image: null, mask: null },
   };
 }
 

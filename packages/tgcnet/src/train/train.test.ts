@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import * as T from '@tgcnet/torch';
+import sharp from 'sharp';
 import { writeSynthDataset } from '../data/synth_dataset.js';
 import { evaluateRun } from '../eval/run_eval.js';
 import { defaultBpePath } from '../paths.js';
@@ -63,14 +64,29 @@ test('resuming after a stop gives the same weights as an uninterrupted run', { s
 test('evaluation reads the checkpoint and writes the report and CSV', { skip }, async () => {
   const out = join(dir, 'run-a');
   const report = join(dir, 'report');
-  const r = await evaluateRun({ checkpoint: out, data, split: 'test', report, shufflePrompts: true });
+  const probs = join(dir, 'probs');
+  const r = await evaluateRun({ checkpoint: out, data, split: 'test', report, shufflePrompts: true, saveProbabilities: probs, threshold: 0.4 });
   assert.equal(r.cases, 6);
+  assert.equal(r.threshold, 0.4);
+  assert.equal(r.surface.tolerance, 2);
+  assert.equal(r.surface.spacing, 'pixels');
+  assert.equal(r.surface.hd95.cases + r.empty.both + r.empty.truthOnly + r.empty.predictionOnly, 6, 'every case has an HD95 or is counted as empty');
+  assert.ok(r.diceCi && r.diceCi.micro[0] <= r.dice.micro && r.dice.micro <= r.diceCi.micro[1]);
+  assert.equal(r.perPrompt.reduce((a, p) => a + p.cases, 0), 6);
+  const prob = await sharp(join(probs, `${r.perPrompt.length ? readFileSync(join(report, 'cases.csv'), 'utf8').split('\n')[1].split(',')[0] : ''}_prob.png`)).metadata();
+  assert.equal(prob.depth, 'ushort');
+  assert.equal(prob.channels, 1);
   assert.ok(r.dice.micro >= 0 && r.dice.micro <= 1);
   assert.ok(r.shuffledPrompts !== undefined);
   const html = readFileSync(join(report, 'index.html'), 'utf8');
   assert.match(html, /<svg/);
   assert.match(html, /Dice micro/);
-  assert.match(readFileSync(join(report, 'cases.csv'), 'utf8'), /^id,dice,iou/);
+  assert.match(readFileSync(join(report, 'cases.csv'), 'utf8'), /^id,prompt,dice,iou,hd95,nsd,/);
+  assert.match(html, /HD95 median/);
+  assert.match(html, /Per-case Dice \(6 cases\)/);
+  assert.match(html, /<h2>By prompt<\/h2>/);
+  // Paths are shown relative to where the command ran (../../tmp/...), never from the root.
+  assert.doesNotMatch(html, new RegExp(`(^|[^.])${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`), 'no absolute paths in the report');
   assert.equal(T.memory().tensors, 0);
 });
 
