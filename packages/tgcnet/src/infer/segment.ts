@@ -1,7 +1,7 @@
 // One image and a prompt in, a mask at the image's own size out: the path predict and
 // serve share, and the same computation as evaluation (collate without augmentation,
 // logits upsampled to the original size, threshold 0.5).
-import { noGrad, tidy } from '@tgcnet/torch';
+import { noGrad, type Tensor, tidy } from '@tgcnet/torch';
 import { type LoadedCase, resizeGrey } from '../data/loader.js';
 import type { GreyImage } from '../data/types.js';
 import type { LoadedRun } from '../run/checkpoint.js';
@@ -55,4 +55,29 @@ export async function segment(run: LoadedRun, image: GreyImage, text: string, au
   if (text.trim().length === 0) throw new Error('the prompt is empty: say what to segment');
   const prepared = await prepareCase(run, image, text, aux);
   return segmentPrepared(run, [prepared])[0];
+}
+
+/**
+ * One image under several prompts (each with its aux): the image is resized and encoded once
+ * (TgcNet.forwardPrompts), then decoded once per prompt. Masks equal segment() per prompt.
+ */
+export async function segmentPrompts(run: LoadedRun, image: GreyImage, prompts: { text: string; aux: string | null }[], options: { threshold?: number } = {}): Promise<Segmentation[]> {
+  if (prompts.length === 0) return [];
+  for (const p of prompts) if (p.text.trim().length === 0) throw new Error('a prompt is empty: say what to segment');
+  const prepared = await prepareCase(run, image, prompts[0].text, prompts[0].aux);
+  const cases = prompts.map((p) => ({ ...prepared, record: { ...prepared.record, text: p.text, aux: p.aux } }));
+  return noGrad(() =>
+    tidy(() => {
+      const batch = collate(cases, { config: run.run.model, tokenizer: run.tokenizer, augment: null, seed: 0 });
+      const first = (t: Tensor | null) => (t === null ? null : t.narrow(0, 0, 1));
+      const logits = run.model.forwardPrompts({ ...batch.inputs, vitPixels: first(batch.inputs.vitPixels), cnnPixels: first(batch.inputs.cnnPixels) });
+      return cases.map((c, i) => {
+        const { width, height } = c.original;
+        const { mask, meanProbability } = logitsToMask(logits.narrow(0, i, 1), height, width, { threshold: options.threshold });
+        let area = 0;
+        for (const v of mask) area += v;
+        return { width, height, mask, area, meanProbability };
+      });
+    }),
+  );
 }

@@ -43,6 +43,16 @@ export function composePrompt(config: TgcConfig, prompt: string, aux: string | n
   return { primary: prompt, aux: null };
 }
 
+/** The text-independent part of a forward pass (TgcNet.encodeImage). */
+export interface ImageFeatures {
+  /** CLIP's dense patch tokens (the CLIP cost's image side), or null without the ViT. */
+  dense: Tensor | null;
+  /** The CNN stem map at stride 4 (the decoder's skip), or null without the CNN. */
+  cnnStem: Tensor | null;
+  /** The SSE pyramid, fine to coarse. */
+  pyramid: Tensor[];
+}
+
 export interface PretrainedClip {
   vision: ClipVisionTower | null;
   text: ClipTextTower;
@@ -170,37 +180,80 @@ export class TgcNet extends nn.Module {
    * objective.textPixel is 0); the training loop compares them with the mask.
    */
   forwardTrain(inputs: TgcInputs): { logits: Tensor; textLoss: Tensor | null; pixelTextLogits: Tensor | null } {
+    return tidy(() => {
+      // Text first, then pixels: the order in which dropout draws from the generator, kept so a
+      // seed trains the same model as before this was split in two.
+      const text = this.#textOf(inputs);
+      return this.#decode(this.encodeImage(inputs), text, inputs);
+    });
+  }
+
+  /**
+   * What the model computes from the pixels alone (CLIP vision taps and dense tokens, the CNN
+   * maps, the SSE pyramid): nothing in it depends on the text, so several prompts about one
+   * image can share it (forwardPrompts).
+   */
+  encodeImage(inputs: Pick<TgcInputs, 'vitPixels' | 'cnnPixels'>): ImageFeatures {
     const c = this.config;
     if (this.clip_vision && inputs.vitPixels === null) throw new Error(`TGC-Net (${c.encoder}): vitPixels are required`);
     if (this.cnn && inputs.cnnPixels === null) throw new Error(`TGC-Net (${c.encoder}): cnnPixels are required`);
+    let vitTaps: Tensor[] | null = null;
+    let dense: Tensor | null = null;
+    if (this.clip_vision && inputs.vitPixels) {
+      const run = () => this.clip_vision!.forward(inputs.vitPixels!, { taps: c.vitTaps, dense: true });
+      const out = this.visionTrainable ? run() : noGrad(run);
+      vitTaps = out.taps;
+      dense = out.dense!;
+    }
+    const cnnMaps = this.cnn && inputs.cnnPixels ? this.cnn.forward(inputs.cnnPixels) : null;
+    const pyramid = this.sse.forward(cnnMaps ? cnnMaps.slice(1) : null, vitTaps);
+    return { dense, cnnStem: cnnMaps ? cnnMaps[0] : null, pyramid };
+  }
+
+  /**
+   * Logits [N, 1, H, W] for one image ([1, ...] pixels) under N prompts (`text` with N rows):
+   * the image is encoded once and its features shared, so N prompts cost one image encoding
+   * plus N text-conditioned decodings. Equal to forward() on the image repeated N times.
+   */
+  forwardPrompts(inputs: TgcInputs): Tensor {
     return tidy(() => {
-      const primary = this.textFeatures(inputs.text);
-      const aux = this.date.cross_attn && inputs.aux ? this.textFeatures(inputs.aux) : null;
-      let vitTaps: Tensor[] | null = null;
-      let clipCost: Tensor | null = null;
-      if (this.clip_vision && inputs.vitPixels) {
-        const run = () => this.clip_vision!.forward(inputs.vitPixels!, { taps: c.vitTaps, dense: true });
-        const out = this.visionTrainable ? run() : noGrad(run);
-        vitTaps = out.taps;
-        clipCost = pixelTextCosine(out.dense!, primary.pooled);
-      }
-      const cnnMaps = this.cnn && inputs.cnnPixels ? this.cnn.forward(inputs.cnnPixels) : null;
-      const pyramid = this.sse.forward(cnnMaps ? cnnMaps.slice(1) : null, vitTaps);
-      const present = inputs.auxPresent ? tensor(inputs.auxPresent.map((p) => (p ? 1 : 0))) : null;
-      const joint = this.date.forward(primary, aux, present);
-      const calibrated = this.vlcm ? this.vlcm.forward(pyramid, joint) : { levels: pyramid, text: joint };
-      const tokens = calibrated.text.tokens ? { tokens: calibrated.text.tokens, mask: calibrated.text.mask } : null;
-      const logits = this.decoder.forward(calibrated.levels, calibrated.text.pooled, clipCost, cnnMaps ? cnnMaps[0] : null, inputs.labelSize, tokens);
-      const textLoss =
-        this.text_reconstruction && this.training
-          ? this.text_reconstruction.loss(joint.pooled, inputs.text.ids, inputs.text.eot).mul(c.objective.textReconstruction)
-          : null;
-      const pixelTextLogits =
-        this.text_pixel_scale && this.training
-          ? pixelTextCosine(calibrated.levels[0], calibrated.text.pooled).mul(this.text_pixel_scale.select(0, 0)).add(this.text_pixel_scale.select(0, 1))
-          : null;
-      return { logits, textLoss, pixelTextLogits };
+      const n = inputs.text.ids.shape[0];
+      const text = this.#textOf(inputs);
+      const image = this.encodeImage(inputs);
+      const widen = (t: Tensor) => (t.shape[0] === n ? t : t.expand(n, ...t.shape.slice(1)));
+      const shared: ImageFeatures = {
+        dense: image.dense ? widen(image.dense) : null,
+        cnnStem: image.cnnStem ? widen(image.cnnStem) : null,
+        pyramid: image.pyramid.map(widen),
+      };
+      return this.#decode(shared, text, inputs).logits;
     });
+  }
+
+  #textOf(inputs: TgcInputs): { primary: TextFeatures; aux: TextFeatures | null } {
+    const primary = this.textFeatures(inputs.text);
+    const aux = this.date.cross_attn && inputs.aux ? this.textFeatures(inputs.aux) : null;
+    return { primary, aux };
+  }
+
+  #decode(image: ImageFeatures, text: { primary: TextFeatures; aux: TextFeatures | null }, inputs: TgcInputs): { logits: Tensor; textLoss: Tensor | null; pixelTextLogits: Tensor | null } {
+    const c = this.config;
+    const { primary, aux } = text;
+    const clipCost = image.dense ? pixelTextCosine(image.dense, primary.pooled) : null;
+    const present = inputs.auxPresent ? tensor(inputs.auxPresent.map((p) => (p ? 1 : 0))) : null;
+    const joint = this.date.forward(primary, aux, present);
+    const calibrated = this.vlcm ? this.vlcm.forward(image.pyramid, joint) : { levels: image.pyramid, text: joint };
+    const tokens = calibrated.text.tokens ? { tokens: calibrated.text.tokens, mask: calibrated.text.mask } : null;
+    const logits = this.decoder.forward(calibrated.levels, calibrated.text.pooled, clipCost, image.cnnStem, inputs.labelSize, tokens);
+    const textLoss =
+      this.text_reconstruction && this.training
+        ? this.text_reconstruction.loss(joint.pooled, inputs.text.ids, inputs.text.eot).mul(c.objective.textReconstruction)
+        : null;
+    const pixelTextLogits =
+      this.text_pixel_scale && this.training
+        ? pixelTextCosine(calibrated.levels[0], calibrated.text.pooled).mul(this.text_pixel_scale.select(0, 0)).add(this.text_pixel_scale.select(0, 1))
+        : null;
+    return { logits, textLoss, pixelTextLogits };
   }
 
   /** Probabilities [B, 1, H, W] without recording gradients. */

@@ -74,7 +74,7 @@ test('decoded pixels equal loadImage() of the same file, for PNG, JPEG and BMP',
     // A damaged header decodes to an error naming the defect, not to garbage with 200.
     const damaged = Buffer.from(bmp);
     damaged.writeUInt16LE(0, 28);
-    await assert.rejects(decodeGrey(damaged, await readImageHeader(damaged, 1e6), 1e6), (e: { status?: number; message: string }) => e.status === 400 && /bit depth 0/.test(e.message));
+    await assert.rejects(decodeGrey(damaged, await readImageHeader(damaged, 1e6), 1e6), (e: { status?: number; message: string }) => e.status === 422 && /bit depth 0/.test(e.message));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
