@@ -167,6 +167,16 @@ export async function loadDicom(path: string): Promise<GreyImage> {
 
 /** Columns and rows from the data set, without decoding the pixels. */
 export async function dicomSize(path: string): Promise<{ width: number; height: number }> {
-  const ds = parse(await readFile(path));
+  return dicomSizeOf(await readFile(path));
+}
+
+/** Columns and rows of DICOM bytes (an upload), without decoding the pixels. */
+export function dicomSizeOf(bytes: Uint8Array): { width: number; height: number } {
+  const ds = parse(bytes);
   return { width: requireUint16(ds, 'x00280011', 'Columns'), height: requireUint16(ds, 'x00280010', 'Rows') };
+}
+
+/** Whether bytes are a DICOM Part 10 file (the "DICM" marker at byte 128). */
+export function isDicomBytes(bytes: Uint8Array): boolean {
+  return bytes.length >= 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d;
 }

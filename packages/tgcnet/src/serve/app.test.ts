@@ -2,10 +2,12 @@
 // key, the info routes, and the invariant that the server keeps serving (and keeps its
 // tensor count flat) whatever it is sent.
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { memory } from '@tgcnet/torch';
 import type { FastifyInstance } from 'fastify';
 import sharp from 'sharp';
+import { dicomBytes } from '../data/dicom_testing.js';
 import { loadImage } from '../data/images.js';
 import { segment } from '../infer/segment.js';
 import { buildApp } from './app.js';
@@ -114,7 +116,9 @@ test('bad inputs get a 4xx JSON error naming the problem, and the server keeps s
     assertJsonError(await post(app, [imagePart(fx.png, 'file'), { name: 'prompt', value: PROMPT }]), 400, 'unexpected_field', /'file', 'prompt'.*image \(file\), text/);
     assertJsonError(await post(app, [{ name: 'image', value: 'x.png' }, text]), 400, 'wrong_field_kind', /attach the image file/);
     assertJsonError(await post(app, [text]), 400, 'missing_image', /image \(file\), text/);
-    assertJsonError(await post(app, [imagePart(fx.png), text, text]), 400, 'duplicate_field', /'text' sent more than once/);
+    assertJsonError(await post(app, [imagePart(fx.png), imagePart(fx.png), text]), 400, 'duplicate_field', /'image' sent more than once/);
+    assertJsonError(await post(app, [imagePart(fx.png), text, text, { name: 'aux', value: 'left' }]), 400, 'aux_count', /2 text field\(s\) and 1 aux field/);
+    assertJsonError(await post(app, [imagePart(fx.png), ...Array.from({ length: 17 }, () => text)]), 400, 'too_many_prompts', /at most 16 prompts/);
     const json = await app.inject({ method: 'POST', url: '/v1/segment', payload: { image: 'x', text: PROMPT } });
     assertJsonError(json, 415, 'not_multipart', /multipart\/form-data/);
     const big = multipartBody([imagePart(Buffer.alloc(13 * 1024 * 1024, 1)), text]);
@@ -206,6 +210,68 @@ test('without an API key, a POST from another site\'s page or a rebound host nam
     assert.equal(res.statusCode, 200, 'with a key, the key is the check');
   } finally {
     await keyed.app.close();
+  }
+});
+
+test('a DICOM upload gives the mask its PNG twin gives', { skip }, async () => {
+  const { app } = await buildApp(fx.run);
+  try {
+    // 0 and 255 present, so DICOM's min..max mapping is the identity.
+    const grey = Array.from({ length: 48 * 40 }, (_, i) => (i === 0 ? 0 : i === 1 ? 255 : Math.min(255, 20 + (i % 48) * 3 + ((i / 48) | 0))));
+    const png = await sharp(Buffer.from(grey), { raw: { width: 48, height: 40, channels: 1 } }).png().toBuffer();
+    const dcm = dicomBytes({ rows: 40, columns: 48, bitsAllocated: 8, pixels: grey });
+    const a = await post(app, [imagePart(png), { name: 'text', value: PROMPT }]);
+    const b = await post(app, [{ name: 'image', filename: 'x.dcm', contentType: 'application/dicom', data: dcm }, { name: 'text', value: PROMPT }]);
+    assert.equal(b.statusCode, 200, b.body);
+    assert.deepEqual(await maskOf(b.rawPayload), await maskOf(a.rawPayload));
+  } finally {
+    await app.close();
+  }
+});
+
+test('several text fields: one JSON answer with a mask per prompt, each equal to its own request', { skip }, async () => {
+  const { app } = await buildApp(fx.run);
+  try {
+    const prompts = [PROMPT, 'a lesion in the upper left lung', 'no infection'];
+    const res = await post(app, [imagePart(fx.png), ...prompts.map((value) => ({ name: 'text', value }))]);
+    assert.equal(res.statusCode, 200, res.body);
+    const body = res.json() as { width: number; height: number; results: { prompt: string; mask_png_base64: string; area: number }[] };
+    assert.deepEqual([body.width, body.height], [96, 72]);
+    assert.deepEqual(body.results.map((r) => r.prompt), prompts);
+    for (const r of body.results) {
+      const alone = await post(app, [imagePart(fx.png), { name: 'text', value: r.prompt }]);
+      assert.deepEqual((await maskOf(Buffer.from(r.mask_png_base64, 'base64'))).mask, (await maskOf(alone.rawPayload)).mask, r.prompt);
+    }
+  } finally {
+    await app.close();
+  }
+});
+
+test('GET /metrics: Prometheus text with requests by route and status, latency, queue and model load time; one access-log line per request', { skip }, async () => {
+  const lines: { msg?: string; method?: string; url?: string; status?: number }[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      for (const l of String(chunk).split('\n')) if (l.trim()) lines.push(JSON.parse(l));
+      done();
+    },
+  });
+  const { app } = await buildApp(fx.run, { modelLoadSeconds: 1.25, logger: { level: 'info', stream } });
+  try {
+    await assertStillServes(app);
+    await app.inject({ method: 'GET', url: '/v1/nothing' });
+    const res = await app.inject({ method: 'GET', url: '/metrics' });
+    assert.equal(res.statusCode, 200);
+    assert.match(String(res.headers['content-type']), /^text\/plain/);
+    assert.match(res.body, /tgcnet_http_requests_total\{method="POST",route="\/v1\/segment",status="200"\} 1/);
+    assert.match(res.body, /tgcnet_http_requests_total\{method="GET",route="unmatched",status="404"\} 1/);
+    assert.match(res.body, /tgcnet_http_request_duration_seconds_bucket\{le="\+Inf",method="POST",route="\/v1\/segment"\} 1/);
+    assert.match(res.body, /tgcnet_queue_waiting 0/);
+    assert.match(res.body, /tgcnet_model_load_seconds 1\.25/);
+    const access = lines.filter((l) => l.msg === 'request');
+    assert.deepEqual(access.map((l) => [l.method, l.url, l.status]), [['POST', '/v1/segment', 200], ['GET', '/v1/nothing', 404], ['GET', '/metrics', 200]]);
+    assert.equal(lines.filter((l) => l.msg === 'incoming request' || l.msg === 'request completed').length, 0, "Fastify's own two lines are off");
+  } finally {
+    await app.close();
   }
 });
 

@@ -7,6 +7,7 @@ import type { LoadedRun } from '../run/checkpoint.js';
 import { apiKeyChecker } from './auth.js';
 import { AuxResolver } from './aux.js';
 import { ApiError, errorBody, toApiError } from './errors.js';
+import { ServeMetrics } from './metrics.js';
 import { originChecker } from './origin.js';
 import { registerInfoRoutes } from './info_routes.js';
 import { DEFAULT_LIMITS, type ServeLimits } from './limits.js';
@@ -24,6 +25,8 @@ export interface AppOptions {
   allowedOrigins?: string[];
   /** The server listens on a loopback address (Host must then name one; default true). */
   loopback?: boolean;
+  /** Seconds the model took to load (GET /metrics reports it). */
+  modelLoadSeconds?: number;
   /** Fastify's logger (pino) options, or false (the default: tests stay quiet). */
   logger?: boolean | { level: string; stream?: NodeJS.WritableStream };
 }
@@ -48,8 +51,11 @@ export async function buildApp(run: LoadedRun, options: AppOptions = {}): Promis
   const requireKey = check ? (request: FastifyRequest) => check(request.headers) : null;
   const counters = { served: 0, refused: 0 };
 
+  const metrics = new ServeMetrics(queue, options.modelLoadSeconds ?? null);
   const app = Fastify({
     logger: options.logger ?? false,
+    // One access-log line per request (onResponse below) instead of Fastify's two.
+    disableRequestLogging: true,
     bodyLimit: limits.maxBodyBytes,
     // A client that trickles its body in must not hold a connection for ever.
     requestTimeout: 120_000,
@@ -76,7 +82,7 @@ export async function buildApp(run: LoadedRun, options: AppOptions = {}): Promis
   });
   app.setNotFoundHandler((request, reply) => {
     counters.refused++;
-    const e = new ApiError(404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}: the routes are GET /, GET /v1/health, GET /v1/model and POST /v1/segment`);
+    const e = new ApiError(404, 'not_found', `no route ${request.method} ${request.url.split('?')[0]}: the routes are GET /, GET /docs, GET /openapi.json, GET /v1/health, GET /v1/model, GET /metrics and POST /v1/segment`);
     void reply.code(404).send(errorBody(e));
   });
 
@@ -98,11 +104,24 @@ export async function buildApp(run: LoadedRun, options: AppOptions = {}): Promis
       fileSize: limits.maxBodyBytes,
       // UTF-8 takes at most 4 bytes a character: a prompt within the limit is never cut.
       fieldSize: limits.maxPromptChars * 4 + 16,
-      fields: 8,
+      // Up to MAX_PROMPTS text and aux fields, and a few to spare for a clear 400.
+      fields: 40,
       files: 4,
-      parts: 12,
+      parts: 44,
       headerPairs: 100,
     },
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.observe(request, reply);
+    request.log.info(
+      { method: request.method, url: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, ip: request.ip, length: reply.getHeader('content-length') },
+      'request',
+    );
+  });
+  app.get('/metrics', async (request, reply) => {
+    requireKey?.(request);
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 
   const startedAt = Date.now();

@@ -4,6 +4,7 @@
 // is refused before libvips allocates anything. Decoding then runs with sharp's own
 // limitInputPixels as a second guard.
 import sharp from 'sharp';
+import { decodeDicom, dicomSizeOf, isDicomBytes } from '../data/dicom.js';
 import { decodeBmp } from '../data/images.js';
 import type { GreyImage } from '../data/types.js';
 import { ApiError } from './errors.js';
@@ -26,8 +27,8 @@ export const DEFAULT_LIMITS: ServeLimits = {
 };
 
 /** The formats decoded here: sharp's prebuilt loaders plus BMP (decoded by data/images.ts). */
-const DECODABLE = new Set(['png', 'jpeg', 'webp', 'tiff', 'gif', 'bmp']);
-const ACCEPTED = 'PNG, JPEG, WebP, TIFF, GIF or BMP';
+const DECODABLE = new Set(['png', 'jpeg', 'webp', 'tiff', 'gif', 'bmp', 'dicom']);
+const ACCEPTED = 'PNG, JPEG, WebP, TIFF, GIF, BMP or single-frame DICOM';
 
 export interface ImageHeader {
   format: string;
@@ -72,7 +73,14 @@ export async function readImageHeader(bytes: Buffer, maxPixels: number): Promise
   const png = pngSize(bytes);
   if (png) checkPixels(png.width, png.height, maxPixels);
   let header: ImageHeader;
-  if (isBmp(bytes)) {
+  if (isDicomBytes(bytes)) {
+    // Read as predict reads a .dcm (data/dicom.ts): rows and columns from the data set.
+    try {
+      header = { format: 'dicom', ...dicomSizeOf(bytes) };
+    } catch (err) {
+      throw corrupt((err as Error).message);
+    }
+  } else if (isBmp(bytes)) {
     if (bytes.length < 26) throw corrupt('the BMP header is cut short');
     const width = bytes.readInt32LE(18);
     const height = Math.abs(bytes.readInt32LE(22));
@@ -106,6 +114,7 @@ export async function readImageHeader(bytes: Buffer, maxPixels: number): Promise
  */
 export async function decodeGrey(bytes: Buffer, header: ImageHeader, maxPixels: number): Promise<GreyImage> {
   try {
+    if (header.format === 'dicom') return decodeDicom(bytes);
     if (header.format === 'bmp') {
       const raw = decodeBmp(bytes);
       const data = new Uint8Array(raw.width * raw.height);

@@ -2,21 +2,26 @@
 // (so the connection stays usable), checks the fields, the prompt lengths and the image
 // header, then waits its turn in the queue for decoding and the forward pass. Answers the
 // mask as a PNG (0/255, the image's own size), or JSON when the client accepts it.
+// Several `text` fields (with as many `aux` fields, or none) ask about one image under
+// several prompts: the image is encoded once, and the answer is JSON with one mask each.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { maskPng } from '../infer/images_io.js';
-import { segment } from '../infer/segment.js';
+import { segment, segmentPrompts } from '../infer/segment.js';
 import type { LoadedRun } from '../run/checkpoint.js';
 import type { AuxResolver } from './aux.js';
 import { ApiError } from './errors.js';
 import { type ImageHeader, type ServeLimits, checkPrompt, decodeGrey, readImageHeader } from './limits.js';
 import type { InferenceQueue } from './queue.js';
 
-const EXPECTED = 'image (file), text (the prompt) and optionally aux';
+const EXPECTED = 'image (file), text (the prompt; repeat it for several prompts) and optionally aux (one per text)';
+
+/** Prompts one request may ask about one image. */
+export const MAX_PROMPTS = 16;
 
 interface SegmentFields {
   image: Buffer;
-  text: string;
-  aux: string | null;
+  texts: string[];
+  auxes: string[];
 }
 
 /** Frozen CLIP caches text features per prompt; a server sees unbounded prompts, so bound it. */
@@ -28,8 +33,8 @@ async function readFields(request: FastifyRequest, limits: ServeLimits): Promise
     throw new ApiError(415, 'not_multipart', `send multipart/form-data with the fields ${EXPECTED} (e.g. curl -F image=@x.png -F text="...")`);
   }
   let image: Buffer | null = null;
-  let text: string | null = null;
-  let aux: string | null = null;
+  const texts: string[] = [];
+  const auxes: string[] = [];
   const unexpected: string[] = [];
   const duplicated: string[] = [];
   const wrongKind: string[] = [];
@@ -47,13 +52,9 @@ async function readFields(request: FastifyRequest, limits: ServeLimits): Promise
     } else {
       const value = typeof part.value === 'string' ? part.value : String(part.value);
       if (part.valueTruncated) truncated.push(name);
-      if (name === 'text') {
-        if (text !== null) duplicated.push(name);
-        text = value;
-      } else if (name === 'aux') {
-        if (aux !== null) duplicated.push(name);
-        aux = value;
-      } else if (name === 'image') wrongKind.push('image was sent as a text field; attach the image file (curl -F image=@file.png, FormData.append("image", blob))');
+      if (name === 'text') texts.push(value);
+      else if (name === 'aux') auxes.push(value);
+      else if (name === 'image') wrongKind.push('image was sent as a text field; attach the image file (curl -F image=@file.png, FormData.append("image", blob))');
       else unexpected.push(name);
     }
   }
@@ -61,16 +62,22 @@ async function readFields(request: FastifyRequest, limits: ServeLimits): Promise
     throw new ApiError(400, 'unexpected_field', `unexpected field${unexpected.length > 1 ? 's' : ''} ${unexpected.map((n) => `'${n}'`).join(', ')}: the fields are ${EXPECTED}`);
   }
   if (wrongKind.length > 0) throw new ApiError(400, 'wrong_field_kind', wrongKind.join('; '));
-  if (duplicated.length > 0) throw new ApiError(400, 'duplicate_field', `field ${duplicated.map((n) => `'${n}'`).join(', ')} sent more than once: send each of ${EXPECTED} once`);
+  if (duplicated.length > 0) throw new ApiError(400, 'duplicate_field', "field 'image' sent more than once: send one image per request (several text fields ask about one image)");
   if (truncated.length > 0) {
     const field = truncated.includes('text') ? 'text' : truncated[0];
     throw new ApiError(413, 'prompt_too_long', `the ${field} field is longer than the ${limits.maxPromptChars}-character limit (CLIP reads the first 77 tokens): shorten it`);
   }
   if (image === null) throw new ApiError(400, 'missing_image', `no image: the fields are ${EXPECTED}`);
-  if (text === null || text.trim() === '') throw new ApiError(400, 'missing_text', `no prompt: add a text field saying what to segment, e.g. "Bilateral pulmonary infection, two infected areas, upper left lung and lower right lung."`);
-  checkPrompt('text', text, limits.maxPromptChars);
-  if (aux !== null) checkPrompt('aux', aux, limits.maxPromptChars);
-  return { image, text, aux };
+  if (texts.length === 0 || texts.some((t) => t.trim() === '')) {
+    throw new ApiError(400, 'missing_text', `no prompt${texts.length > 1 ? ' in one of the text fields' : ''}: add a text field saying what to segment, e.g. "Bilateral pulmonary infection, two infected areas, upper left lung and lower right lung."`);
+  }
+  if (texts.length > MAX_PROMPTS) throw new ApiError(400, 'too_many_prompts', `${texts.length} text fields: at most ${MAX_PROMPTS} prompts per image; send the rest in another request`);
+  if (auxes.length !== 0 && auxes.length !== texts.length) {
+    throw new ApiError(400, 'aux_count', `${texts.length} text field(s) and ${auxes.length} aux field(s): send one aux per text, in the same order, or none`);
+  }
+  for (const t of texts) checkPrompt('text', t, limits.maxPromptChars);
+  for (const a of auxes) checkPrompt('aux', a, limits.maxPromptChars);
+  return { image, texts, auxes };
 }
 
 function wantsJson(request: FastifyRequest): boolean {
@@ -93,17 +100,42 @@ export function registerSegmentRoute(app: FastifyInstance, ctx: SegmentRouteCont
     ctx.requireKey?.(request);
     const fields = await readFields(request, ctx.limits);
     const header: ImageHeader = await readImageHeader(fields.image, ctx.limits.maxPixels);
-    const aux = ctx.aux.resolve(fields.text, fields.aux);
-    const { seg, inferenceMs } = await ctx.queue.run(async () => {
+    const auxes = fields.texts.map((text, i) => ctx.aux.resolve(text, fields.auxes[i] ?? null));
+    const { segs, inferenceMs } = await ctx.queue.run(async () => {
       const t0 = performance.now();
       const image = await decodeGrey(fields.image, header, ctx.limits.maxPixels);
-      const result = await segment(ctx.run, image, fields.text, aux.aux);
+      const result =
+        fields.texts.length === 1
+          ? [await segment(ctx.run, image, fields.texts[0], auxes[0].aux)]
+          : await segmentPrompts(ctx.run, image, fields.texts.map((text, i) => ({ text, aux: auxes[i].aux })));
       if (ctx.run.model.textCache.size > MAX_CACHED_PROMPTS) ctx.run.model.textCache.clear();
-      return { seg: result, inferenceMs: performance.now() - t0 };
+      return { segs: result, inferenceMs: performance.now() - t0 };
     });
-    const png = await maskPng(seg.mask, seg.width, seg.height);
+    const pngs = await Promise.all(segs.map((s) => maskPng(s.mask, s.width, s.height)));
     const elapsedMs = performance.now() - started;
     ctx.counters.served++;
+    if (segs.length > 1) {
+      // Several masks do not fit one PNG: the answer is JSON whatever Accept says.
+      return reply.type('application/json; charset=utf-8').send({
+        width: segs[0].width,
+        height: segs[0].height,
+        results: segs.map((seg, i) => ({
+          prompt: fields.texts[i],
+          aux: auxes[i].aux,
+          aux_source: auxes[i].source,
+          ...(auxes[i].note ? { note: auxes[i].note } : {}),
+          mask_png_base64: pngs[i].toString('base64'),
+          area: seg.area,
+          mean_probability: seg.meanProbability,
+        })),
+        elapsed_ms: Math.round(elapsedMs * 10) / 10,
+        inference_ms: Math.round(inferenceMs * 10) / 10,
+      });
+    }
+    const [seg] = segs;
+    const [png] = pngs;
+    const aux = auxes[0];
+    const text = fields.texts[0];
     if (wantsJson(request)) {
       return reply.type('application/json; charset=utf-8').send({
         mask_png_base64: png.toString('base64'),
@@ -111,7 +143,7 @@ export function registerSegmentRoute(app: FastifyInstance, ctx: SegmentRouteCont
         height: seg.height,
         area: seg.area,
         mean_probability: seg.meanProbability,
-        prompt: fields.text,
+        prompt: text,
         aux: aux.aux,
         aux_source: aux.source,
         ...(aux.note ? { note: aux.note } : {}),

@@ -12,6 +12,8 @@ export interface ServeOptions extends RunOverrides {
   host: string;
   port: number;
   apiKeyEnv?: string;
+  /** pino level of the access log and warnings: info (one line per request), warn, error, silent. */
+  logLevel?: string;
   /** Without an API key: origins whose pages may POST besides the server's own (origin.ts). */
   allowedOrigins?: string[];
   queue: number;
@@ -32,15 +34,18 @@ export async function serveCommand(opts: ServeOptions): Promise<void> {
   }
   const apiKey = opts.apiKeyEnv ? apiKeyFromEnv(opts.apiKeyEnv) : null;
   const clip = opts.clip ? (await resolveClipArg(opts.clip)).path : undefined;
+  const loadStarted = performance.now();
   const run = loadRun(opts.checkpoint, { clip, tokenizer: opts.tokenizer });
+  const modelLoadSeconds = (performance.now() - loadStarted) / 1000;
   let served: Awaited<ReturnType<typeof buildApp>>;
   try {
     served = await buildApp(run, {
       queue: opts.queue,
       apiKey,
       allowedOrigins: opts.allowedOrigins ?? [],
+      modelLoadSeconds,
       loopback: isLoopback(opts.host),
-      logger: { level: 'warn' },
+      logger: { level: opts.logLevel ?? 'info' },
       limits: {
         maxBodyBytes: opts.maxBodyMb !== undefined ? Math.round(opts.maxBodyMb * 1024 * 1024) : DEFAULT_LIMITS.maxBodyBytes,
         maxPixels: opts.maxPixels ?? DEFAULT_LIMITS.maxPixels,
