@@ -11,6 +11,7 @@ import { dicomBytes } from '../data/dicom_testing.js';
 import { loadImage } from '../data/images.js';
 import { segment } from '../infer/segment.js';
 import { buildApp } from './app.js';
+import { ErrorBody, HealthBody, SegmentJson, SegmentManyJson } from './openapi.js';
 import { type Fixture, makeFixture, PROMPT, skipWithoutBpe as skip } from './test_fixture.js';
 import { multipartBody, type Part, pngHeaderOnly } from './testing.js';
 
@@ -208,6 +209,34 @@ test('without an API key, a POST from another site\'s page or a rebound host nam
   try {
     const res = await post(keyed.app, [imagePart(fx.png), { name: 'text', value: PROMPT }], { origin: 'https://elsewhere.example', authorization: 'Bearer k' });
     assert.equal(res.statusCode, 200, 'with a key, the key is the check');
+  } finally {
+    await keyed.app.close();
+  }
+});
+
+test('/openapi.json describes what the routes answer (checked with the same schemas), /docs renders it, /favicon.ico exists', { skip }, async () => {
+  const { app } = await buildApp(fx.run);
+  try {
+    const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json();
+    assert.equal(doc.openapi, '3.1.0');
+    assert.deepEqual(Object.keys(doc.paths).sort(), ['/metrics', '/openapi.json', '/v1/health', '/v1/model', '/v1/segment']);
+    assert.deepEqual(doc.paths['/v1/segment'].post.security, [], 'no key configured');
+    HealthBody.parse((await app.inject({ method: 'GET', url: '/v1/health' })).json());
+    SegmentJson.parse((await post(app, [imagePart(fx.png), { name: 'text', value: PROMPT }], { accept: 'application/json' })).json());
+    SegmentManyJson.parse((await post(app, [imagePart(fx.png), { name: 'text', value: PROMPT }, { name: 'text', value: 'no infection' }])).json());
+    ErrorBody.strict().parse((await post(app, [imagePart(fx.png)])).json());
+    const docs = await app.inject({ method: 'GET', url: '/docs' });
+    assert.match(docs.body, /<code>POST \/v1\/segment<\/code>/);
+    assert.match(docs.body, /href="\/openapi.json"/);
+    const icon = await app.inject({ method: 'GET', url: '/favicon.ico' });
+    assert.equal(icon.statusCode, 200);
+  } finally {
+    await app.close();
+  }
+  const keyed = await buildApp(fx.run, { apiKey: 'k' });
+  try {
+    const doc = (await keyed.app.inject({ method: 'GET', url: '/openapi.json' })).json();
+    assert.deepEqual(doc.paths['/v1/segment'].post.security, [{ bearer: [] }, { apiKey: [] }]);
   } finally {
     await keyed.app.close();
   }

@@ -10,6 +10,7 @@ import { ApiError, errorBody, toApiError } from './errors.js';
 import { ServeMetrics } from './metrics.js';
 import { originChecker } from './origin.js';
 import { registerInfoRoutes } from './info_routes.js';
+import { registerDocsRoutes } from './openapi.js';
 import { DEFAULT_LIMITS, type ServeLimits } from './limits.js';
 import { InferenceQueue } from './queue.js';
 import { registerSegmentRoute } from './segment_route.js';
@@ -128,6 +129,7 @@ export async function buildApp(run: LoadedRun, options: AppOptions = {}): Promis
   registerInfoRoutes(app, { run, queue, limits, aux, requireKey, counters, startedAt });
   registerSegmentRoute(app, { run, queue, limits, aux, requireKey, counters });
   registerViewerRoutes(app);
+  registerDocsRoutes(app, { secured: check !== null });
 
   // Closing the app (SIGINT/SIGTERM in server.ts, or a test) refuses what waits and lets
   // the running forward finish, before Fastify waits for in-flight requests.

@@ -16,6 +16,7 @@ export const VIEWER_HTML = `<!doctype html>
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>tgcnet viewer: text-guided segmentation</title>
   <link rel="stylesheet" href="/viewer.css">
+  <link rel="icon" href="/favicon.ico">
   <script src="/viewer.js" defer></script>
 </head>
 <body data-state="idle">
