@@ -13,6 +13,13 @@ export async function maskPng(mask: Uint8Array, width: number, height: number): 
   return greyPng(bytes, width, height);
 }
 
+/** A probability map as a 1-channel 8-bit PNG (value = round(probability x 255)). */
+export async function probabilityPng(probabilities: Float32Array, width: number, height: number): Promise<Buffer> {
+  const bytes = Buffer.alloc(width * height);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = Math.round(Math.min(1, Math.max(0, probabilities[i])) * 255);
+  return greyPng(bytes, width, height);
+}
+
 /** One-channel 8-bit PNG of greyscale bytes. */
 export async function greyPng(bytes: Uint8Array, width: number, height: number): Promise<Buffer> {
   return sharp(bytes, { raw: { width, height, channels: 1 } }).toColourspace('b-w').png().toBuffer();

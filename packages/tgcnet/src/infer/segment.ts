@@ -17,6 +17,8 @@ export interface Segmentation {
   area: number;
   /** Mean foreground probability over the image. */
   meanProbability: number;
+  /** The probability per pixel, when asked for. */
+  probabilities?: Float32Array;
 }
 
 export async function prepareCase(run: LoadedRun, image: GreyImage, text: string, aux: string | null): Promise<LoadedCase> {
@@ -61,7 +63,12 @@ export async function segment(run: LoadedRun, image: GreyImage, text: string, au
  * One image under several prompts (each with its aux): the image is resized and encoded once
  * (TgcNet.forwardPrompts), then decoded once per prompt. Masks equal segment() per prompt.
  */
-export async function segmentPrompts(run: LoadedRun, image: GreyImage, prompts: { text: string; aux: string | null }[], options: { threshold?: number } = {}): Promise<Segmentation[]> {
+export async function segmentPrompts(
+  run: LoadedRun,
+  image: GreyImage,
+  prompts: { text: string; aux: string | null }[],
+  options: { threshold?: number; probabilities?: boolean } = {},
+): Promise<Segmentation[]> {
   if (prompts.length === 0) return [];
   for (const p of prompts) if (p.text.trim().length === 0) throw new Error('a prompt is empty: say what to segment');
   const prepared = await prepareCase(run, image, prompts[0].text, prompts[0].aux);
@@ -73,10 +80,10 @@ export async function segmentPrompts(run: LoadedRun, image: GreyImage, prompts: 
       const logits = run.model.forwardPrompts({ ...batch.inputs, vitPixels: first(batch.inputs.vitPixels), cnnPixels: first(batch.inputs.cnnPixels) });
       return cases.map((c, i) => {
         const { width, height } = c.original;
-        const { mask, meanProbability } = logitsToMask(logits.narrow(0, i, 1), height, width, { threshold: options.threshold });
+        const { mask, meanProbability, probabilities } = logitsToMask(logits.narrow(0, i, 1), height, width, { threshold: options.threshold, probabilities: options.probabilities });
         let area = 0;
         for (const v of mask) area += v;
-        return { width, height, mask, area, meanProbability };
+        return { width, height, mask, area, meanProbability, ...(probabilities ? { probabilities } : {}) };
       });
     }),
   );

@@ -29,6 +29,7 @@ const AuxFields = {
 
 export const SegmentJson = z.object({
   mask_png_base64: z.string().describe('1-channel 0/255 PNG at the image size'),
+  probability_png_base64: z.string().optional().describe('with ?probabilities=true: the probability map, 8-bit PNG (value = probability x 255)'),
   width: z.number().int(),
   height: z.number().int(),
   area: z.number().int().describe('foreground pixels'),
@@ -42,7 +43,9 @@ export const SegmentJson = z.object({
 export const SegmentManyJson = z.object({
   width: z.number().int(),
   height: z.number().int(),
-  results: z.array(z.object({ prompt: z.string(), ...AuxFields, mask_png_base64: z.string(), area: z.number().int(), mean_probability: z.number() })),
+  results: z.array(
+    z.object({ prompt: z.string(), ...AuxFields, mask_png_base64: z.string(), probability_png_base64: z.string().optional(), area: z.number().int(), mean_probability: z.number() }),
+  ),
   elapsed_ms: z.number(),
   inference_ms: z.number(),
 });
@@ -73,6 +76,9 @@ export function openApiDocument(options: { secured: boolean }): Record<string, u
             `One image and one prompt: the 0/255 mask PNG (or JSON with Accept: application/json). Up to ${MAX_PROMPTS} text fields: one JSON answer with a mask per prompt, ` +
             'the image encoded once. Requests run one at a time; a full queue answers 503 with Retry-After.',
           security,
+          parameters: [
+            { name: 'probabilities', in: 'query', required: false, schema: { type: 'boolean' }, description: 'JSON answers also carry each probability map (probability_png_base64)' },
+          ],
           requestBody: {
             required: true,
             content: {

@@ -5,8 +5,8 @@
 // Several `text` fields (with as many `aux` fields, or none) ask about one image under
 // several prompts: the image is encoded once, and the answer is JSON with one mask each.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { maskPng } from '../infer/images_io.js';
-import { segment, segmentPrompts } from '../infer/segment.js';
+import { maskPng, probabilityPng } from '../infer/images_io.js';
+import { segmentPrompts } from '../infer/segment.js';
 import type { LoadedRun } from '../run/checkpoint.js';
 import type { AuxResolver } from './aux.js';
 import { ApiError } from './errors.js';
@@ -99,19 +99,21 @@ export function registerSegmentRoute(app: FastifyInstance, ctx: SegmentRouteCont
     const started = performance.now();
     ctx.requireKey?.(request);
     const fields = await readFields(request, ctx.limits);
+    // ?probabilities=true: JSON answers carry the probability map too (the viewer's heat map and threshold).
+    const withProbabilities = /^(1|true|yes)$/i.test(String((request.query as Record<string, unknown>).probabilities ?? ''));
     const header: ImageHeader = await readImageHeader(fields.image, ctx.limits.maxPixels);
     const auxes = fields.texts.map((text, i) => ctx.aux.resolve(text, fields.auxes[i] ?? null));
     const { segs, inferenceMs } = await ctx.queue.run(async () => {
       const t0 = performance.now();
       const image = await decodeGrey(fields.image, header, ctx.limits.maxPixels);
-      const result =
-        fields.texts.length === 1
-          ? [await segment(ctx.run, image, fields.texts[0], auxes[0].aux)]
-          : await segmentPrompts(ctx.run, image, fields.texts.map((text, i) => ({ text, aux: auxes[i].aux })));
+      // One path for one prompt or several: segmentPrompts of one prompt is segment().
+      const result = await segmentPrompts(ctx.run, image, fields.texts.map((text, i) => ({ text, aux: auxes[i].aux })), { probabilities: withProbabilities });
       if (ctx.run.model.textCache.size > MAX_CACHED_PROMPTS) ctx.run.model.textCache.clear();
       return { segs: result, inferenceMs: performance.now() - t0 };
     });
     const pngs = await Promise.all(segs.map((s) => maskPng(s.mask, s.width, s.height)));
+    const probabilityPngs = await Promise.all(segs.map((s) => (s.probabilities ? probabilityPng(s.probabilities, s.width, s.height) : null)));
+    const probabilityField = (i: number) => (probabilityPngs[i] ? { probability_png_base64: probabilityPngs[i]!.toString('base64') } : {});
     const elapsedMs = performance.now() - started;
     ctx.counters.served++;
     if (segs.length > 1) {
@@ -125,6 +127,7 @@ export function registerSegmentRoute(app: FastifyInstance, ctx: SegmentRouteCont
           aux_source: auxes[i].source,
           ...(auxes[i].note ? { note: auxes[i].note } : {}),
           mask_png_base64: pngs[i].toString('base64'),
+          ...probabilityField(i),
           area: seg.area,
           mean_probability: seg.meanProbability,
         })),
@@ -139,6 +142,7 @@ export function registerSegmentRoute(app: FastifyInstance, ctx: SegmentRouteCont
     if (wantsJson(request)) {
       return reply.type('application/json; charset=utf-8').send({
         mask_png_base64: png.toString('base64'),
+        ...probabilityField(0),
         width: seg.width,
         height: seg.height,
         area: seg.area,

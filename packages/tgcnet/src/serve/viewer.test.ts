@@ -50,7 +50,7 @@ test('GET / serves the page, its script and stylesheet with a strict CSP', { ski
   assert.match(page.headers.get('content-type') ?? '', /text\/html/);
   assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self'/);
   const html = await page.text();
-  for (const id of ['image-input', 'prompt', 'examples', 'segment-button', 'status', 'overlay-canvas', 'opacity', 'download-mask', 'gt-input', 'dice']) {
+  for (const id of ['image-input', 'prompt', 'examples', 'segment-button', 'status', 'overlay-canvas', 'opacity', 'download-mask', 'gt-input', 'dice', 'zoom', 'threshold', 'show-probability', 'legend', 'canvas-wrap']) {
     assert.match(html, new RegExp(`id="${id}"`), id);
   }
   assert.match(html, /aria-live="polite"/);
@@ -66,6 +66,11 @@ test('in headless Chromium: upload, prompt, Segment -> red overlay and a downloa
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   try {
     const page = await browser.newPage();
+    const consoleErrors: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(m.text());
+    });
+    page.on('pageerror', (e) => consoleErrors.push(e.message));
     await page.goto(`${base}/`);
     await page.setInputFiles('#image-input', { name: 'chest.png', mimeType: 'image/png', buffer: fx.png });
     await page.waitForSelector('#status[data-state="ready"]');
@@ -99,9 +104,52 @@ test('in headless Chromium: upload, prompt, Segment -> red overlay and a downloa
     await page.fill('#opacity', '0');
     assert.ok((await page.evaluate(overlayRedPixels)).red.every((v) => v === 0));
 
-    // A ground truth equal to the prediction scores Dice 1.
+    await page.fill('#opacity', '50');
+
+    // Zoom: the canvas keeps its pixels and is shown larger.
+    await page.fill('#zoom', '200');
+    assert.equal(await page.evaluate(() => (globalThis as unknown as { document: { getElementById(id: string): { style: { width: string } } } }).document.getElementById('overlay-canvas').style.width), '192px');
+    assert.equal(await page.textContent('#zoom-value'), '200%');
+
+    // A higher threshold keeps fewer pixels; back at 0.50 the overlay is the API's mask again.
+    const redCount = async () => (await page.evaluate(overlayRedPixels)).red.reduce((a, v) => a + v, 0);
+    const atHalf = await redCount();
+    await page.fill('#threshold', '95');
+    assert.equal(await page.textContent('#threshold-value'), '0.95');
+    assert.ok((await redCount()) <= atHalf);
+    await page.fill('#threshold', '50');
+    assert.deepEqual((await page.evaluate(overlayRedPixels)).red, apiMask);
+
+    // The probability heat map replaces the mask colours.
+    await page.check('#show-probability');
+    assert.notDeepEqual((await page.evaluate(overlayRedPixels)).red, apiMask);
+    await page.uncheck('#show-probability');
+
+    // A ground truth equal to the prediction scores Dice 1, and its outline is drawn in green.
     await page.setInputFiles('#gt-input', { name: 'gt.png', mimeType: 'image/png', buffer: api });
     await page.waitForFunction(() => /^1\.0000/.test((globalThis as unknown as { document: DocLike }).document.getElementById('dice')?.textContent ?? ''));
+    const green = await page.evaluate(() => {
+      const canvas = (globalThis as unknown as { document: DocLike }).document.getElementById('overlay-canvas')!;
+      const d = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+      const out: number[] = [];
+      for (let i = 0; i < d.length; i += 4) out.push(d[i + 1] === 255 && d[i] === 0 && d[i + 2] === 0 ? 1 : 0);
+      return out;
+    });
+    const onEdge = (i: number) => {
+      const [x, y] = [i % 96, Math.floor(i / 96)];
+      const m = (xx: number, yy: number) => (xx < 0 || yy < 0 || xx >= 96 || yy >= 72 ? 0 : apiMask[yy * 96 + xx]);
+      return apiMask[i] === 1 && (m(x - 1, y) === 0 || m(x + 1, y) === 0 || m(x, y - 1) === 0 || m(x, y + 1) === 0);
+    };
+    assert.ok(green.some((v) => v === 1), 'an outline is drawn');
+    assert.ok(green.every((v, i) => v === 0 || onEdge(i)), 'green only on the ground truth outline');
+
+    // Two prompts, one per line: one request, two masks, a legend entry each.
+    await page.fill('#prompt', `${PROMPT}\nno infection`);
+    await page.click('#segment-button');
+    await page.waitForSelector('#status[data-state="done"], #status[data-state="error"]');
+    assert.match((await page.textContent('#status')) ?? '', /^Done: 2 prompts/);
+    assert.equal(await page.locator('#legend li').count(), 2);
+    assert.deepEqual(consoleErrors, [], 'no errors in the console (favicon included)');
   } finally {
     await browser.close();
   }

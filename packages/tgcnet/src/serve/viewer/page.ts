@@ -29,11 +29,11 @@ export const VIEWER_HTML = `<!doctype html>
   <main>
     <form id="segment-form" novalidate>
       <div class="drop" id="drop-zone">
-        <label for="image-input">Image <span class="hint">(PNG, JPEG, WebP, TIFF, GIF or BMP; drop it here or choose)</span></label>
-        <input type="file" id="image-input" name="image" accept="image/*,.tif,.tiff,.bmp">
+        <label for="image-input">Image <span class="hint">(PNG, JPEG, WebP, TIFF, GIF, BMP or DICOM; drop it here or choose)</span></label>
+        <input type="file" id="image-input" name="image" accept="image/*,.tif,.tiff,.bmp,.dcm,.dicom,application/dicom">
       </div>
       <div>
-        <label for="prompt">Prompt <span class="hint">(what to segment; Ctrl+Enter segments)</span></label>
+        <label for="prompt">Prompt <span class="hint">(what to segment; one per line for several, each in its own colour; Ctrl+Enter segments)</span></label>
         <textarea id="prompt" name="text" required placeholder="Bilateral pulmonary infection, two infected areas, upper left lung and lower right lung."></textarea>
       </div>
       <div>
@@ -58,11 +58,21 @@ export const VIEWER_HTML = `<!doctype html>
       <p id="status" role="status" aria-live="polite" data-state="idle">Choose an image to begin.</p>
     </form>
     <section class="view" aria-label="Result">
-      <canvas id="overlay-canvas" width="320" height="320" role="img" aria-label="The image with the predicted mask in red (no image yet)"></canvas>
+      <div class="canvas-wrap" id="canvas-wrap" tabindex="0" aria-label="Result view: drag to pan, Ctrl+wheel or the Zoom slider to zoom">
+        <canvas id="overlay-canvas" width="320" height="320" role="img" aria-label="The image with the predicted mask in red (no image yet)"></canvas>
+      </div>
+      <ul id="legend" aria-label="Prompts and their colours"></ul>
       <div class="controls">
+        <span><label for="zoom">Zoom</label>
+          <input type="range" id="zoom" min="100" max="800" step="25" value="100" aria-describedby="zoom-value">
+          <output id="zoom-value" for="zoom">100%</output></span>
         <span><label for="opacity">Mask opacity</label>
           <input type="range" id="opacity" min="0" max="100" step="5" value="50" aria-describedby="opacity-value">
           <output id="opacity-value" for="opacity">50%</output></span>
+        <span><label for="threshold">Threshold</label>
+          <input type="range" id="threshold" min="5" max="95" step="5" value="50" aria-describedby="threshold-value">
+          <output id="threshold-value" for="threshold">0.50</output></span>
+        <span><input type="checkbox" id="show-probability"> <label for="show-probability">Probability heat map</label></span>
         <a id="download-mask" href="#" download="mask.png" aria-disabled="true">Download mask (PNG)</a>
       </div>
       <dl id="result-summary" aria-label="Result figures">
@@ -72,7 +82,7 @@ export const VIEWER_HTML = `<!doctype html>
         <dt>Dice vs ground truth</dt><dd><output id="dice">–</output></dd>
       </dl>
       <div class="drop" id="gt-drop-zone">
-        <label for="gt-input">Ground-truth mask <span class="hint">(optional: drop or choose one to see Dice)</span></label>
+        <label for="gt-input">Ground-truth mask <span class="hint">(optional: drop or choose one to see its outline in green and Dice)</span></label>
         <input type="file" id="gt-input" accept="image/*,.bmp">
       </div>
     </section>

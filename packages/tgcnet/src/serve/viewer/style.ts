@@ -20,7 +20,11 @@ button:disabled { opacity: .5; cursor: not-allowed; }
 #status { min-height: 1.5em; font-weight: 600; }
 #status[data-state=error] { color: var(--accent); }
 .view { display: grid; gap: .75rem; }
-canvas { max-width: 100%; height: auto; background: #000; border-radius: 6px; image-rendering: pixelated; }
+canvas { display: block; background: #000; border-radius: 6px; image-rendering: pixelated; }
+.canvas-wrap { overflow: auto; max-width: 100%; max-height: 75vh; cursor: grab; border-radius: 6px; }
+.canvas-wrap.panning { cursor: grabbing; }
+#legend { list-style: none; display: flex; flex-wrap: wrap; gap: .3rem 1rem; margin: 0; padding: 0; font-size: .9rem; }
+#legend .swatch { display: inline-block; width: .9em; height: .9em; border-radius: 2px; margin-right: .35em; vertical-align: -0.1em; }
 .controls { display: flex; flex-wrap: wrap; gap: 1rem; align-items: center; }
 .controls label { display: inline; margin: 0 .4rem 0 0; }
 #download-mask[aria-disabled=true] { pointer-events: none; opacity: .5; }
