@@ -240,6 +240,8 @@ export function buildProgram(): Command {
     .option('-p, --port <n>', 'port (0 picks a free one)', nonNegativeInt, 8080)
     .option('--api-key-env <VAR>', 'require the API key held in this environment variable (Authorization: Bearer or x-api-key)')
     .addOption(new Option('--log-level <level>', 'access log (one JSON line per request) and warnings, on stderr').choices(['info', 'warn', 'error', 'silent']).default('info'))
+    .option('--max-volume-mb <mb>', 'NIfTI uploads: refuse a volume larger than this once decompressed (checked from its header first)', positiveInt, 1024)
+    .option('--max-slices <n>', 'NIfTI uploads: refuse a volume with more slices', positiveInt, 2048)
     .option('--allowed-origins <origins>', "without an API key: web pages from these origins may POST besides the server's own viewer, comma-separated (e.g. https://viewer.example.org; * for any)", commaList, [])
     .option('--queue <n>', 'requests that may wait behind the running one; more get 503 + Retry-After', nonNegativeInt, 16)
     .option('--max-body-mb <n>', 'largest request body, MB', Number, 20)
@@ -247,7 +249,7 @@ export function buildProgram(): Command {
     .option('--max-prompt-chars <n>', 'longest prompt or aux text, characters', positiveInt, 2000)
     .option('--clip <path>', 'the pretrained CLIP for a run that froze one, when it is not where the run recorded it: a folder, a .safetensors file or a hub name (org/name[@revision])')
     .option('--tokenizer <path>', 'tokenizer files, instead of the run\'s own copy')
-    .action(async (opts: { checkpoint: string; host: string; port: number; apiKeyEnv?: string; allowedOrigins: string[]; logLevel: string; queue: number; maxBodyMb: number; maxPixels: number; maxPromptChars: number; clip?: string; tokenizer?: string }) => {
+    .action(async (opts: { checkpoint: string; host: string; port: number; apiKeyEnv?: string; allowedOrigins: string[]; logLevel: string; maxVolumeMb: number; maxSlices: number; queue: number; maxBodyMb: number; maxPixels: number; maxPromptChars: number; clip?: string; tokenizer?: string }) => {
       const { serveCommand } = await import('../serve/server.js');
       await serveCommand({ ...opts, checkpoint: checkpointOrExplain(opts.checkpoint) });
     });

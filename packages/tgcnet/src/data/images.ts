@@ -310,7 +310,47 @@ export function setVolumeLimits(limits: Partial<VolumeLimits>): void {
 
 /** Decodes a whole .nii or .nii.gz (the first 3-D volume of a 4-D file). */
 export async function decodeNifti(path: string): Promise<Volume> {
-  const { header: head } = await readNiftiHeaderBlock(path);
+  return decodeNiftiBytes(await readFile(path), path);
+}
+
+/** The first `n` bytes of gzip data, inflating no more than that (a bomb costs nothing here). */
+function gunzipHead(bytes: Uint8Array, n: number): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const unzip = createGunzip();
+    const chunks: Buffer[] = [];
+    let got = 0;
+    let done = false;
+    const finish = (err: Error | null) => {
+      if (done) return;
+      done = true;
+      unzip.destroy();
+      if (err && got === 0) reject(new Error(`cannot decompress: ${describeError(err)}`));
+      else resolve(Buffer.concat(chunks).subarray(0, n));
+    };
+    unzip.on('data', (c: Buffer) => {
+      chunks.push(c);
+      got += c.length;
+      if (got >= n) finish(null);
+    });
+    unzip.on('end', () => finish(null));
+    unzip.on('error', (e) => finish(e));
+    unzip.end(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  });
+}
+
+/** The header block of NIfTI bytes (an upload), as readNiftiHeaderBlock gives it for a file. */
+export async function niftiHeaderOfBytes(bytes: Uint8Array): Promise<{ bytes: Uint8Array; header: nifti.NIFTI1 | nifti.NIFTI2 }> {
+  let head = bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b ? await gunzipHead(bytes, 540) : bytes.subarray(0, 540);
+  if (head.length < 348) throw new Error(`too short for a NIfTI header (${head.length} bytes)`);
+  const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  const size = dv.getInt32(0, true) === 348 || dv.getInt32(0, false) === 348 ? 348 : 540;
+  if (size === 348) head = head.subarray(0, 348);
+  return { bytes: head, header: parseHeader(head) };
+}
+
+/** Decodes NIfTI bytes (a file's, or an upload's); `name` is for messages. */
+export async function decodeNiftiBytes(file: Uint8Array, name: string): Promise<Volume> {
+  const { header: head } = await niftiHeaderOfBytes(file);
   const dims = headerDims(head);
   const headType = DATATYPES[head.datatypeCode];
   const needed = Math.max(0, Math.round(head.vox_offset)) + dims.nx * dims.ny * dims.nz * (headType?.bytes ?? 1);
@@ -321,7 +361,7 @@ export async function decodeNifti(path: string): Promise<Volume> {
     const mb = (n: number) => (n / 1024 / 1024).toFixed(1);
     throw new Error(`the volume is ${dims.nx}x${dims.ny}x${dims.nz} (${mb(needed)} MB decompressed), more than the limit of ${mb(volumeLimits.maxBytes)} MB (--max-volume-mb): pass a larger --max-volume-mb if it is real`);
   }
-  let buf: Uint8Array = await readFile(path);
+  let buf: Uint8Array = file;
   if (buf.length >= 2 && nifti.isCompressed(exactArrayBuffer(buf.subarray(0, 2)))) {
     try {
       // A 4-D file holds more than its first volume: cap at the limit, not at `needed`.
@@ -360,7 +400,7 @@ export async function decodeNifti(path: string): Promise<Volume> {
   const px = header.pixDims?.[1];
   const py = header.pixDims?.[2];
   const spacing: [number, number] | undefined = px !== undefined && py !== undefined && px > 0 && py > 0 && Number.isFinite(px) && Number.isFinite(py) ? [px, py] : undefined;
-  return { path, nx, ny, nz, data, slope, inter, ...(spacing ? { spacing } : {}) };
+  return { path: name, nx, ny, nz, data, slope, inter, ...(spacing ? { spacing } : {}) };
 }
 
 /** The first bytes of a file, gunzipped when it is gzip. */

@@ -5,7 +5,7 @@
 // limitInputPixels as a second guard.
 import sharp from 'sharp';
 import { decodeDicom, dicomSizeOf, isDicomBytes } from '../data/dicom.js';
-import { decodeBmp } from '../data/images.js';
+import { decodeBmp, niftiHeaderOfBytes } from '../data/images.js';
 import type { GreyImage } from '../data/types.js';
 import { ApiError } from './errors.js';
 
@@ -27,13 +27,23 @@ export const DEFAULT_LIMITS: ServeLimits = {
 };
 
 /** The formats decoded here: sharp's prebuilt loaders plus BMP (decoded by data/images.ts). */
-const DECODABLE = new Set(['png', 'jpeg', 'webp', 'tiff', 'gif', 'bmp', 'dicom']);
-const ACCEPTED = 'PNG, JPEG, WebP, TIFF, GIF, BMP or single-frame DICOM';
+const DECODABLE = new Set(['png', 'jpeg', 'webp', 'tiff', 'gif', 'bmp', 'dicom', 'nifti']);
+const ACCEPTED = 'PNG, JPEG, WebP, TIFF, GIF, BMP, single-frame DICOM or a NIfTI volume (.nii, .nii.gz)';
 
 export interface ImageHeader {
   format: string;
   width: number;
   height: number;
+  /** NIfTI volumes: axial slices, and the header block the mask is written with. */
+  slices?: number;
+  nifti?: Awaited<ReturnType<typeof niftiHeaderOfBytes>>;
+}
+
+/** Whether bytes may be a NIfTI volume: gzip (checked further by its header) or a NIfTI-1/2 magic. */
+function maybeNifti(bytes: Uint8Array): boolean {
+  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) return true;
+  const magic = (at: number) => String.fromCharCode(bytes[at], bytes[at + 1], bytes[at + 2]);
+  return (bytes.length >= 348 && (magic(344) === 'n+1' || magic(344) === 'ni1')) || (bytes.length >= 540 && magic(4) === 'n+2');
 }
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -73,7 +83,18 @@ export async function readImageHeader(bytes: Buffer, maxPixels: number): Promise
   const png = pngSize(bytes);
   if (png) checkPixels(png.width, png.height, maxPixels);
   let header: ImageHeader;
-  if (isDicomBytes(bytes)) {
+  if (maybeNifti(bytes)) {
+    // The header only (a gzip stream is inflated no further than it): the volume's size is
+    // checked before a voxel is decoded.
+    let nifti: ImageHeader['nifti'];
+    try {
+      nifti = await niftiHeaderOfBytes(bytes);
+    } catch (err) {
+      throw new ApiError(415, 'unsupported_image', `the image field holds gzip or NIfTI-like bytes that are not a NIfTI volume (${(err as Error).message}): send a ${ACCEPTED} file`);
+    }
+    const d = nifti!.header.dims;
+    header = { format: 'nifti', width: d[1], height: d[2], slices: d[0] >= 3 ? d[3] : 1, nifti };
+  } else if (isDicomBytes(bytes)) {
     // Read as predict reads a .dcm (data/dicom.ts): rows and columns from the data set.
     try {
       header = { format: 'dicom', ...dicomSizeOf(bytes) };

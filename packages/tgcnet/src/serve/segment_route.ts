@@ -5,13 +5,21 @@
 // Several `text` fields (with as many `aux` fields, or none) ask about one image under
 // several prompts: the image is encoded once, and the answer is JSON with one mask each.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
+import { MSD_CT_WINDOW } from '../data/formats/msd.js';
+import { type Volume, decodeNiftiBytes } from '../data/images.js';
+import { niftiMaskBytes } from '../data/nifti_mask.js';
 import { maskPng, probabilityPng } from '../infer/images_io.js';
+import { segmentVolume } from '../infer/volume.js';
 import { segmentPrompts } from '../infer/segment.js';
 import type { LoadedRun } from '../run/checkpoint.js';
 import type { AuxResolver } from './aux.js';
 import { ApiError } from './errors.js';
 import { type ImageHeader, type ServeLimits, checkPrompt, decodeGrey, readImageHeader } from './limits.js';
 import type { InferenceQueue } from './queue.js';
+
+const gzipAsync = promisify(gzip);
 
 const EXPECTED = 'image (file), text (the prompt; repeat it for several prompts) and optionally aux (one per text)';
 
@@ -94,6 +102,76 @@ export interface SegmentRouteContext {
   counters: { served: number; refused: number };
 }
 
+/**
+ * A NIfTI upload: every axial slice segmented as `predict` does (MSD's CT window), the mask
+ * returned as a gzipped NIfTI-1 with the upload's header geometry (or base64 in JSON).
+ */
+async function answerVolume(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  ctx: SegmentRouteContext,
+  fields: SegmentFields,
+  header: ImageHeader,
+  aux: ReturnType<AuxResolver['resolve']>,
+  started: number,
+): Promise<FastifyReply> {
+  if (fields.texts.length > 1) throw new ApiError(400, 'one_prompt_per_volume', 'a NIfTI volume takes one prompt per request: send the other prompts in their own requests');
+  if (header.width * header.height > ctx.limits.maxPixels) {
+    throw new ApiError(413, 'image_too_large', `the volume's slices are ${header.width}x${header.height}, more than the ${(ctx.limits.maxPixels / 1e6).toFixed(1)} megapixels this server takes (--max-pixels)`);
+  }
+  const text = fields.texts[0];
+  const { seg, inferenceMs } = await ctx.queue.run(async () => {
+    const t0 = performance.now();
+    let vol: Volume;
+    try {
+      vol = await decodeNiftiBytes(fields.image, 'the uploaded volume');
+    } catch (err) {
+      const message = (err as Error).message;
+      // Size limits (--max-volume-mb, --max-slices) are the client's to respect, not damage.
+      if (/more than the limit/.test(message)) throw new ApiError(413, 'volume_too_large', message);
+      throw new ApiError(422, 'corrupt_image', `the volume could not be read (${message}): the file is damaged or truncated`);
+    }
+    const result = await segmentVolume(ctx.run, vol, [MSD_CT_WINDOW[0], MSD_CT_WINDOW[1]], text, aux.aux);
+    if (ctx.run.model.textCache.size > MAX_CACHED_PROMPTS) ctx.run.model.textCache.clear();
+    return { seg: result, inferenceMs: performance.now() - t0 };
+  });
+  let nii: Buffer;
+  try {
+    nii = await gzipAsync(niftiMaskBytes(header.nifti!, seg.mask, 'the uploaded volume'));
+  } catch (err) {
+    throw new ApiError(415, 'unsupported_image', (err as Error).message);
+  }
+  const elapsedMs = performance.now() - started;
+  ctx.counters.served++;
+  if (wantsJson(request)) {
+    return reply.type('application/json; charset=utf-8').send({
+      mask_nifti_base64: nii.toString('base64'),
+      width: seg.nx,
+      height: seg.ny,
+      slices: seg.nz,
+      area: seg.area,
+      slice_areas: seg.sliceAreas,
+      mean_probability: seg.meanProbability,
+      prompt: text,
+      aux: aux.aux,
+      aux_source: aux.source,
+      ...(aux.note ? { note: aux.note } : {}),
+      elapsed_ms: Math.round(elapsedMs * 10) / 10,
+      inference_ms: Math.round(inferenceMs * 10) / 10,
+    });
+  }
+  return reply
+    .type('application/gzip')
+    .header('content-disposition', 'attachment; filename="mask.nii.gz"')
+    .header('x-mask-width', String(seg.nx))
+    .header('x-mask-height', String(seg.ny))
+    .header('x-mask-slices', String(seg.nz))
+    .header('x-mask-area', String(seg.area))
+    .header('x-mean-probability', seg.meanProbability.toFixed(6))
+    .header('x-elapsed-ms', elapsedMs.toFixed(1))
+    .send(nii);
+}
+
 export function registerSegmentRoute(app: FastifyInstance, ctx: SegmentRouteContext): void {
   app.post('/v1/segment', async (request: FastifyRequest, reply: FastifyReply) => {
     const started = performance.now();
@@ -103,6 +181,7 @@ export function registerSegmentRoute(app: FastifyInstance, ctx: SegmentRouteCont
     const withProbabilities = /^(1|true|yes)$/i.test(String((request.query as Record<string, unknown>).probabilities ?? ''));
     const header: ImageHeader = await readImageHeader(fields.image, ctx.limits.maxPixels);
     const auxes = fields.texts.map((text, i) => ctx.aux.resolve(text, fields.auxes[i] ?? null));
+    if (header.format === 'nifti') return answerVolume(request, reply, ctx, fields, header, auxes[0], started);
     const { segs, inferenceMs } = await ctx.queue.run(async () => {
       const t0 = performance.now();
       const image = await decodeGrey(fields.image, header, ctx.limits.maxPixels);

@@ -6,6 +6,7 @@ import { type RunOverrides, loadRun } from '../run/checkpoint.js';
 import { buildApp } from './app.js';
 import { apiKeyFromEnv } from './auth.js';
 import { DEFAULT_LIMITS } from './limits.js';
+import { setVolumeLimits } from '../data/images.js';
 
 export interface ServeOptions extends RunOverrides {
   checkpoint: string;
@@ -20,6 +21,9 @@ export interface ServeOptions extends RunOverrides {
   maxBodyMb?: number;
   maxPixels?: number;
   maxPromptChars?: number;
+  /** NIfTI uploads: largest decompressed volume (MB) and most slices. */
+  maxVolumeMb?: number;
+  maxSlices?: number;
   /** Called once listening (tests and the load bench read the address from here). */
   onListening?: (url: string) => void;
 }
@@ -33,6 +37,10 @@ export async function serveCommand(opts: ServeOptions): Promise<void> {
     throw new Error(`--max-body-mb ${opts.maxBodyMb}: expected a positive number of megabytes, e.g. 20`);
   }
   const apiKey = opts.apiKeyEnv ? apiKeyFromEnv(opts.apiKeyEnv) : null;
+  setVolumeLimits({
+    ...(opts.maxVolumeMb !== undefined ? { maxBytes: opts.maxVolumeMb * 1024 * 1024 } : {}),
+    ...(opts.maxSlices !== undefined ? { maxSlices: opts.maxSlices } : {}),
+  });
   const clip = opts.clip ? (await resolveClipArg(opts.clip)).path : undefined;
   const loadStarted = performance.now();
   const run = loadRun(opts.checkpoint, { clip, tokenizer: opts.tokenizer });
