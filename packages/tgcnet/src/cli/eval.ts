@@ -10,6 +10,7 @@ export async function evalCommand(o: Record<string, unknown>): Promise<void> {
     threshold: o.threshold as number | undefined,
     nsdTolerance: o.nsdTolerance as number | undefined,
     saveProbabilities: o.saveProbabilities as string | undefined,
+    includeEmptySlices: o.includeEmptySlices === true,
     onProgress: (done, total) => {
       progress ??= new Progress({ total, quiet: false });
       progress.count(done, 'evaluating');

@@ -200,6 +200,7 @@ export function buildProgram(): Command {
     .option('--mask-threshold <v>', "binarise 2-D masks as foreground > v (default: the run's, else the automatic rule)", maskThreshold)
     .option('--threshold <p>', 'foreground where the predicted probability is > p', openUnitInterval, 0.5)
     .option('--nsd-tolerance <mm>', 'normalised surface Dice tolerance, in mm where the files give a pixel spacing (NIfTI, DICOM), else pixels', positiveNumber, 2)
+    .option('--include-empty-slices', 'volumes (MSD): also score the slices where the organ is absent (empty ground truth), so false positives there count')
     .option('--save-probabilities <dir>', 'write each case\'s probability map as a 16-bit PNG (<id>_prob.png, probability x 65535)')
     .addOption(new Option('--val-half <a|b>', 'evaluate one fixed, hashed half of the split (select on a, report on b)').choices(['a', 'b']))
     .option('--clip <path>', 'the pretrained CLIP for a run that froze one, when it is not where the run recorded it: a folder, a .safetensors file or a hub name (org/name[@revision])')

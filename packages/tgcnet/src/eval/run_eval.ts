@@ -45,6 +45,8 @@ export interface EvalOptions extends RunOverrides {
   nsdTolerance?: number;
   /** Write each case's probability map here as a 16-bit PNG (<id>_prob.png, probability x 65535). */
   saveProbabilities?: string;
+  /** Volumes (MSD): also score the slices where the organ is absent, so false positives there count. */
+  includeEmptySlices?: boolean;
   /** Called as cases are done (a progress bar). */
   onProgress?: (done: number, total: number) => void;
 }
@@ -108,7 +110,7 @@ export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
   const clip = options.clip ? (await resolveClipArg(options.clip)).path : undefined;
   const loaded = loadRun(options.checkpoint, { clip, tokenizer: options.tokenizer });
   try {
-    const dataset = await openDataset(options.data, { format: options.format, splits: [options.split] });
+    const dataset = await openDataset(options.data, { format: options.format, splits: [options.split], ...(options.includeEmptySlices ? { msd: { emptyFraction: 1 } } : {}) });
     const threshold = options.maskThreshold ?? loaded.run.train.maskThreshold;
     let cases = withMaskThreshold(inValHalf(dataset.cases.filter((c) => c.split === options.split), options.valHalf), threshold);
     if (cases.length === 0) throw new Error(`${options.data}: no '${options.split}' cases (format ${dataset.format})`);
