@@ -51,4 +51,6 @@ export interface GreyImage {
   data: Uint8Array;
   /** Pixel spacing [x, y] in mm, where the file says (NIfTI pixdim, DICOM Pixel Spacing). */
   spacing?: [number, number];
+  /** What reading did that the user should know (a colour image made grey). */
+  notes?: string[];
 }

@@ -101,6 +101,7 @@ export async function predictCase(run: LoadedRun, c: PredictCase, out: string, o
   const aux = resolveAux(run, c.text, c.aux);
   if (maskKind(c.image) === 'png') {
     const image = await loadImage({ kind: 'file', path: c.image });
+    for (const note of image.notes ?? []) process.stderr.write(`tgcnet: note: ${c.image} is ${note}\n`);
     const seg = await segment(run, image, c.text, aux);
     writeFileAtomic(out, await maskPng(seg.mask, seg.width, seg.height));
     if (options.overlay) writeFileAtomic(options.overlay, await overlayImage(options.overlay, image, seg.mask));
