@@ -34,6 +34,7 @@ DECODED = [
     'rtdose_1frame.dcm',                 # 32-bit
     'rtdose_rle_1frame.dcm',             # RLE lossless, 32-bit
     'image_dfl.dcm',                     # deflated explicit VR LE
+    'liver_1frame.dcm',                  # 1 bit allocated (a segmentation)
 ]
 REFUSED = {
     'JPEG-lossy.dcm': 'JPEG extended',
