@@ -455,6 +455,19 @@ export async function readNiftiHeaderBlock(path: string): Promise<{ bytes: Uint8
   return { bytes: head, header: parseHeader(head) };
 }
 
+/**
+ * Refuses a 4-D (or higher) NIfTI with its shape named: predict and serve segment 3-D volumes,
+ * and quietly taking the first of several volumes would answer a question nobody asked.
+ */
+export function requireThreeD(header: nifti.NIFTI1 | nifti.NIFTI2, name: string): void {
+  const d = header.dims;
+  const extra = d.slice(4, 1 + Math.max(3, d[0])).filter((v) => v > 1);
+  if (d[0] >= 4 && extra.length > 0) {
+    const shape = d.slice(1, 1 + d[0]).join('x');
+    throw new Error(`${name} is a ${d[0]}-D volume (${shape}): pass one 3-D volume, e.g. \`fslroi in.nii.gz t0.nii.gz 0 1\` or nibabel's img.slicer[..., t]`);
+  }
+}
+
 /** Sizes of a NIfTI volume from its header only (cheap: decompresses the first bytes). */
 export async function readNiftiHeader(path: string): Promise<{ nx: number; ny: number; nz: number; datatype: number }> {
   const { header } = await readNiftiHeaderBlock(path);

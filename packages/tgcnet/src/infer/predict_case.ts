@@ -4,7 +4,7 @@
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { type WindowChoice, volumeWindow } from '../data/formats/msd.js';
-import { decodeNifti, describeError, isNiftiPath, loadImage, readNiftiHeaderBlock, windowSlice } from '../data/images.js';
+import { decodeNifti, describeError, isNiftiPath, loadImage, readNiftiHeaderBlock, requireThreeD, windowSlice } from '../data/images.js';
 import { niftiMaskBytes } from '../data/nifti_mask.js';
 import { AuxPrompts } from '../prompts/aux_prompts.js';
 import { usesAux } from '../model/tgcnet.js';
@@ -112,6 +112,7 @@ export async function predictCase(run: LoadedRun, c: PredictCase, out: string, o
   let window: [number, number];
   try {
     header = await readNiftiHeaderBlock(c.image);
+    requireThreeD(header.header, c.image);
     vol = await decodeNifti(c.image);
     window = await volumeWindow(options.window ?? 'ct', async () => vol);
   } catch (err) {

@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { MSD_CT_WINDOW } from '../data/formats/msd.js';
-import { type Volume, decodeNiftiBytes } from '../data/images.js';
+import { type Volume, decodeNiftiBytes, requireThreeD } from '../data/images.js';
 import { niftiMaskBytes } from '../data/nifti_mask.js';
 import { maskPng, probabilityPng } from '../infer/images_io.js';
 import { segmentVolume } from '../infer/volume.js';
@@ -118,6 +118,11 @@ async function answerVolume(
   if (fields.texts.length > 1) throw new ApiError(400, 'one_prompt_per_volume', 'a NIfTI volume takes one prompt per request: send the other prompts in their own requests');
   if (header.width * header.height > ctx.limits.maxPixels) {
     throw new ApiError(413, 'image_too_large', `the volume's slices are ${header.width}x${header.height}, more than the ${(ctx.limits.maxPixels / 1e6).toFixed(1)} megapixels this server takes (--max-pixels)`);
+  }
+  try {
+    requireThreeD(header.nifti!.header, 'the uploaded volume');
+  } catch (err) {
+    throw new ApiError(400, 'not_3d', (err as Error).message);
   }
   const text = fields.texts[0];
   const { seg, inferenceMs } = await ctx.queue.run(async () => {
