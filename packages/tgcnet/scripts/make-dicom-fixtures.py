@@ -36,10 +36,19 @@ DECODED = [
     'image_dfl.dcm',                     # deflated explicit VR LE
     'liver_1frame.dcm',                  # 1 bit allocated (a segmentation)
 ]
+# Lossless codecs: the values must equal pydicom's read of the uncompressed twin.
+LOSSLESS_TWIN = {
+    'MR_small_jpeg_ls_lossless.dcm': 'MR_small.dcm',   # JPEG-LS lossless (CharLS)
+    'MR_small_jp2klossless.dcm': 'MR_small.dcm',       # JPEG 2000 lossless (OpenJPEG)
+}
+# Lossy JPEG baseline (libjpeg-turbo): luma within a small mean difference of the RLE twin.
+LOSSY_TWIN = {
+    'SC_rgb_dcmtk_+eb+cr.dcm': 'SC_rgb_rle.dcm',
+    'SC_rgb_jpeg_dcmtk.dcm': 'SC_rgb_rle.dcm',
+}
 REFUSED = {
     'JPEG-lossy.dcm': 'JPEG extended',
-    'JPEG2000.dcm': 'JPEG 2000',
-    'MR_small_jpeg_ls_lossless.dcm': 'JPEG-LS',
+    'SC_rgb_jpeg_gdcm.dcm': 'JPEG lossless',
     'rtplan.dcm': 'an RT Plan, which holds no image',
 }
 
@@ -66,6 +75,13 @@ for name in DECODED:
     src = get_testdata_file(name)
     shutil.copyfile(src, os.path.join(OUT, name))
     cases.append({'file': name, **reference(pydicom.dcmread(src))})
+for name, twin in LOSSLESS_TWIN.items():
+    shutil.copyfile(get_testdata_file(name), os.path.join(OUT, name))
+    cases.append({'file': name, 'twin': twin, **reference(pydicom.dcmread(get_testdata_file(twin)))})
+for name, twin in LOSSY_TWIN.items():
+    shutil.copyfile(get_testdata_file(name), os.path.join(OUT, name))
+    ds = pydicom.dcmread(get_testdata_file(twin))
+    cases.append({'file': name, 'near': twin, 'rows': int(ds.Rows), 'columns': int(ds.Columns), 'maxMeanAbsDiff': 3.0})
 for name, words in REFUSED.items():
     shutil.copyfile(get_testdata_file(name), os.path.join(OUT, name))
     cases.append({'file': name, 'refused': words})

@@ -57,10 +57,10 @@ test('imageFileSize reads rows and columns', async () => {
 });
 
 test('unsupported and corrupt files are refused with the file and what to do', async () => {
-  const jpeg = writeDicom({ rows: 2, columns: 2, bitsAllocated: 8, pixels: [1, 2, 3, 4], transferSyntax: '1.2.840.10008.1.2.4.50' });
+  const jpeg = writeDicom({ rows: 2, columns: 2, bitsAllocated: 8, pixels: [1, 2, 3, 4], transferSyntax: '1.2.840.10008.1.2.4.57' });
   await assert.rejects(loadImage({ kind: 'file', path: jpeg }), (err: Error) => {
     assert.ok(err.message.includes(jpeg), err.message);
-    assert.match(err.message, /JPEG baseline-compressed \(transfer syntax 1\.2\.840\.10008\.1\.2\.4\.50\).*gdcmconv --raw/);
+    assert.match(err.message, /JPEG lossless-compressed \(transfer syntax 1\.2\.840\.10008\.1\.2\.4\.57\).*gdcmconv --raw/);
     return true;
   });
   const multi = writeDicom({ rows: 2, columns: 2, bitsAllocated: 8, frames: 2, pixels: [1, 2, 3, 4, 5, 6, 7, 8] });

@@ -19,6 +19,7 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { inflateRawSync } from 'node:zlib';
 import dicomParser, { type DataSet } from 'dicom-parser';
+import { CODEC_SYNTAXES, type DecodedFrame, decodeFrame } from './dicom_codecs.js';
 import { RLE_LOSSLESS, storedPixels } from './dicom_pixels.js';
 import type { GreyImage } from './types.js';
 
@@ -98,10 +99,10 @@ function parse(bytes: Uint8Array): { ds: DataSet; syntax: string } {
     throw new Error(`corrupt DICOM file meta header: ${parserMessage(err)}`);
   }
   const syntax = meta.string('x00020010')?.replace(/\0/g, '').trim() ?? '';
-  if (COMPRESSED_NAMES[syntax]) {
+  if (COMPRESSED_NAMES[syntax] && !CODEC_SYNTAXES[syntax]) {
     throw new Error(`the pixel data is ${COMPRESSED_NAMES[syntax]}-compressed (transfer syntax ${syntax}), which this reader does not decode yet: ${CONVERT}`);
   }
-  if (!UNCOMPRESSED.has(syntax) && syntax !== RLE_LOSSLESS && syntax !== DEFLATE) {
+  if (!UNCOMPRESSED.has(syntax) && syntax !== RLE_LOSSLESS && syntax !== DEFLATE && !CODEC_SYNTAXES[syntax]) {
     throw new Error(`transfer syntax ${syntax || '(missing)'} is not supported (supported: ${[...UNCOMPRESSED.values()].join(', ')}, deflate, RLE lossless): ${CONVERT}`);
   }
   try {
@@ -157,12 +158,23 @@ function firstFloat(ds: DataSet, tag: string): number | undefined {
   return v !== undefined && Number.isFinite(v) ? v : undefined;
 }
 
+/** The compressed frame decoded by its codec, or undefined for native and RLE pixel data. */
+async function codecFrame(ds: DataSet, syntax: string): Promise<DecodedFrame | undefined> {
+  if (!CODEC_SYNTAXES[syntax]) return undefined;
+  const element = ds.elements.x7fe00010;
+  if (!element?.fragments) throw new Error('compressed pixel data without fragments: the file is damaged');
+  const frames = ds.intString('x00280008') ?? 1;
+  if (frames > 1) throw new Error(`multi-frame DICOM (${frames} frames) is not supported: split it into single-frame files (e.g. \`gdcmtar --split\`) or convert the series to NIfTI (\`dcm2niix\`) and pass the .nii.gz`);
+  const encoded = dicomParser.readEncapsulatedPixelDataFromFragments(ds, element, 0, element.fragments.length);
+  return decodeFrame(syntax, encoded);
+}
+
 /** A decoded DICOM data set as 8-bit greyscale (see the file comment for the value mapping). */
-export function decodeDicom(bytes: Uint8Array): GreyImage {
+export async function decodeDicom(bytes: Uint8Array): Promise<GreyImage> {
   const { ds, syntax } = parse(bytes);
   requireImage(ds);
   if (ds.elements.x7fe00008 || ds.elements.x7fe00009) throw new Error('float pixel data (Float Pixel Data / Double Float Pixel Data) is not supported: export the image as integers or NIfTI');
-  const { rows, columns, values, notes } = storedPixels(ds, syntax, syntax === BIG_ENDIAN);
+  const { rows, columns, values, notes } = storedPixels(ds, syntax, syntax === BIG_ENDIAN, await codecFrame(ds, syntax));
   const slope = firstFloat(ds, 'x00281053') ?? 1;
   const intercept = firstFloat(ds, 'x00281052') ?? 0;
   const real = new Float64Array(values.length);
@@ -198,10 +210,10 @@ export function decodeDicom(bytes: Uint8Array): GreyImage {
 }
 
 /** One value per pixel before any mapping (stored values, or luma for colour): for tests against other readers. */
-export function dicomStoredValues(bytes: Uint8Array): { rows: number; columns: number; values: Float64Array; notes: string[] } {
+export async function dicomStoredValues(bytes: Uint8Array): Promise<{ rows: number; columns: number; values: Float64Array; notes: string[] }> {
   const { ds, syntax } = parse(bytes);
   requireImage(ds);
-  return storedPixels(ds, syntax, syntax === BIG_ENDIAN);
+  return storedPixels(ds, syntax, syntax === BIG_ENDIAN, await codecFrame(ds, syntax));
 }
 
 /** Reads and decodes a DICOM file. */

@@ -4,6 +4,7 @@
 // stored Y is that luma already), and the caller is told so. RLE Lossless (PS3.5 Annex G) is
 // written here: no maintained JavaScript package decodes it alone, and it is forty lines.
 import dicomParser, { type DataSet } from 'dicom-parser';
+import type { DecodedFrame } from './dicom_codecs.js';
 
 export interface StoredPixels {
   rows: number;
@@ -75,13 +76,15 @@ function mapper(stored: number, highBit: number, signed: boolean): (raw: number)
   };
 }
 
-export function storedPixels(ds: DataSet, syntax: string, bigEndian: boolean): StoredPixels {
+/** `decoded`: the frame as a codec gave it (compressed transfer syntaxes), else read from the data set. */
+export function storedPixels(ds: DataSet, syntax: string, bigEndian: boolean, decoded?: DecodedFrame): StoredPixels {
   const frames = ds.intString('x00280008') ?? 1;
   if (frames > 1) throw new Error(`multi-frame DICOM (${frames} frames) is not supported: split it into single-frame files (e.g. \`gdcmtar --split\`) or convert the series to NIfTI (\`dcm2niix\`) and pass the .nii.gz`);
   const samples = ds.uint16('x00280002') ?? 1;
   const photometric = (ds.string('x00280004') ?? '').trim().toUpperCase();
   const grey = photometric === 'MONOCHROME1' || photometric === 'MONOCHROME2';
-  const colour = samples === 3 && ['RGB', 'YBR_FULL', 'YBR_FULL_422'].includes(photometric);
+  // A codec hands colour back as RGB whatever the file called its encoding (YBR_ICT, YBR_RCT, ...).
+  const colour = samples === 3 && (decoded !== undefined || ['RGB', 'YBR_FULL', 'YBR_FULL_422'].includes(photometric));
   if (!(grey && samples === 1) && !colour) {
     const hint = photometric === 'PALETTE COLOR' ? 'palette colour is not supported' : `${photometric || 'no photometric interpretation'} with ${samples} sample(s) per pixel is not supported`;
     throw new Error(`${hint}: convert the image to greyscale or RGB (e.g. \`gdcmconv --raw\`, or export a PNG)`);
@@ -99,11 +102,22 @@ export function storedPixels(ds: DataSet, syntax: string, bigEndian: boolean): S
   const element = ds.elements.x7fe00010;
   if (!element) throw new Error('no Pixel Data (7FE0,0010) in the data set');
   const pixels = rows * columns;
-  const value = mapper(stored, highBit, signed);
+  const value = decoded ? mapper(stored, stored - 1, signed) : mapper(stored, highBit, signed);
   const bytesPer = Math.max(1, allocated / 8);
   // raw(i, s): sample s of pixel i as an unsigned integer.
   let raw: (i: number, s: number) => number;
-  if (syntax === RLE_LOSSLESS) {
+  let asRgb = photometric === 'RGB';
+  if (decoded) {
+    const { info, bytes } = decoded;
+    if (info.width !== columns || info.height !== rows || info.componentCount !== samples) {
+      throw new Error(`the codec gave ${info.width}x${info.height} with ${info.componentCount} component(s); the data set says ${columns}x${rows} with ${samples}`);
+    }
+    const per = info.bitsPerSample > 8 ? 2 : 1;
+    if (bytes.length < pixels * samples * per) throw new Error('the codec gave fewer samples than the image has pixels');
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    raw = per === 1 ? (i, s) => bytes[i * samples + s] : (i, s) => dv.getUint16((i * samples + s) * 2, true);
+    asRgb = samples === 3;
+  } else if (syntax === RLE_LOSSLESS) {
     if (allocated === 1) throw new Error('1-bit RLE pixel data is not supported');
     const frame = dicomParser.readEncapsulatedPixelDataFromFragments(ds, element, 0, element.fragments?.length ?? 1);
     const planes = decodeRle(frame, pixels, samples, bytesPer);
@@ -131,9 +145,9 @@ export function storedPixels(ds: DataSet, syntax: string, bigEndian: boolean): S
   const notes: string[] = [];
   if (samples === 1) {
     for (let i = 0; i < pixels; i++) values[i] = value(raw(i, 0));
-  } else if (photometric === 'RGB') {
+  } else if (asRgb) {
     for (let i = 0; i < pixels; i++) values[i] = 0.299 * value(raw(i, 0)) + 0.587 * value(raw(i, 1)) + 0.114 * value(raw(i, 2));
-    notes.push('an RGB image: segmented as its luma (0.299 R + 0.587 G + 0.114 B)');
+    notes.push(`${photometric === 'RGB' ? 'an RGB' : `a ${photometric} (decoded to RGB)`} image: segmented as its luma (0.299 R + 0.587 G + 0.114 B)`);
   } else {
     for (let i = 0; i < pixels; i++) values[i] = value(raw(i, 0));
     notes.push(`a ${photometric} colour image: segmented as its luma (the Y channel)`);

@@ -121,7 +121,7 @@ test('a NIfTI volume gives a NIfTI mask with its geometry, each slice as segment
 test('a manifest with bad rows: the good cases are written, the CSV lists every row, the command fails', { skip }, async () => {
   const { png, dcm } = await writeInputs('batch');
   const compressed = join(dir, 'batch', 'compressed.dcm');
-  writeFileSync(compressed, dicomBytes({ rows: 2, columns: 2, bitsAllocated: 8, pixels: [0, 1, 2, 3], transferSyntax: '1.2.840.10008.1.2.4.90' }));
+  writeFileSync(compressed, dicomBytes({ rows: 2, columns: 2, bitsAllocated: 8, pixels: [0, 1, 2, 3], transferSyntax: '1.2.840.10008.1.2.4.57' }));
   writeNifti(join(dir, 'batch', 'small.nii'), [40, 32, 2], NIFTI_TYPES.int16, new Array(40 * 32 * 2).fill(0).map((_, i) => (i % 97) * 5 - 100));
   const manifest = join(dir, 'batch', 'manifest.csv');
   writeFileSync(
@@ -145,7 +145,7 @@ test('a manifest with bad rows: the good cases are written, the CSV lists every 
   const reported = r.failures.map((f) => `${f.image}: ${f.error}`).join('\n');
   assert.match(reported, /manifest\.csv line 6: no text/);
   assert.match(reported, /missing\.png.*file not found/);
-  assert.match(reported, /compressed\.dcm.*JPEG 2000 lossless-compressed \(transfer syntax 1\.2\.840\.10008\.1\.2\.4\.90\)/);
+  assert.match(reported, /compressed\.dcm.*JPEG lossless-compressed \(transfer syntax 1\.2\.840\.10008\.1\.2\.4\.57\)/);
   assert.equal(logged.filter((l) => l.startsWith('tgcnet: skipped')).length, 3);
   const csv = readFileSync(join(outDir, 'predictions.csv'), 'utf8').trim().split('\n');
   assert.equal(csv[0], 'id,image,mask,width,height,slices,area,mean_probability,error');
