@@ -114,14 +114,19 @@ export class SegmentationMetric {
 
   /** Dice by prompt: how many cases each prompt has, their mean Dice and pooled Dice, most frequent first. */
   byPrompt(): { prompt: string; cases: number; diceMacro: number; diceMicro: number }[] {
+    return this.byGroup((c) => [c.prompt ?? '']).map(({ group, ...rest }) => ({ prompt: group, ...rest }));
+  }
+
+  /** Dice by group, a case counting in every group `groupsOf` gives it (e.g. each lung zone its prompt names). */
+  byGroup(groupsOf: (c: CaseCounts) => string[]): { group: string; cases: number; diceMacro: number; diceMicro: number }[] {
     const groups = new Map<string, CaseCounts[]>();
-    for (const c of this.cases) groups.set(c.prompt ?? '', [...(groups.get(c.prompt ?? '') ?? []), c]);
+    for (const c of this.cases) for (const g of groupsOf(c)) groups.set(g, [...(groups.get(g) ?? []), c]);
     return [...groups]
       .map(([prompt, list]) => {
         const pooled = list.reduce((a, c) => ({ intersection: a.intersection + c.intersection, predicted: a.predicted + c.predicted, actual: a.actual + c.actual }), { intersection: 0, predicted: 0, actual: 0 });
-        return { prompt, cases: list.length, diceMacro: list.reduce((a, c) => a + diceOf(c), 0) / list.length, diceMicro: diceOf(pooled) };
+        return { group: prompt, cases: list.length, diceMacro: list.reduce((a, c) => a + diceOf(c), 0) / list.length, diceMicro: diceOf(pooled) };
       })
-      .sort((a, b) => b.cases - a.cases || (a.prompt < b.prompt ? -1 : 1));
+      .sort((a, b) => b.cases - a.cases || (a.group < b.group ? -1 : 1));
   }
 }
 

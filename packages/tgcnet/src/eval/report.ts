@@ -29,6 +29,7 @@ export interface ReportInput {
   facts: Record<string, string>;
   diceCi?: DiceIntervals | null;
   perPrompt?: { prompt: string; cases: number; diceMacro: number; diceMicro: number }[];
+  perZone?: { zone: string; cases: number; diceMacro: number; diceMicro: number }[];
   /** Every case's Dice, for the histogram. */
   caseDice?: number[];
   threshold?: number;
@@ -194,6 +195,9 @@ ${prompts.length > 0 ? `<h2>By prompt</h2>
 <table><thead><tr><th scope="col">prompt</th><th scope="col">cases</th><th scope="col">Dice macro</th><th scope="col">Dice micro</th></tr></thead>
 <tbody>${prompts.map((p) => `<tr><th scope="row">${escapeHtml(p.prompt)}</th><td>${p.cases}</td><td>${p.diceMacro.toFixed(4)}</td><td>${p.diceMicro.toFixed(4)}</td></tr>`).join('')}</tbody></table>
 ${(input.perPrompt ?? []).length > prompts.length ? `<p>The ${prompts.length} most frequent of ${(input.perPrompt ?? []).length} prompts; cases.csv has every case with its prompt.</p>` : ''}` : ''}
+${(input.perZone ?? []).length > 0 ? `<h2>By lung zone</h2><p>A case counts in every zone its prompt names.</p>
+<table><thead><tr><th scope="col">zone</th><th scope="col">cases</th><th scope="col">Dice macro</th><th scope="col">Dice micro</th></tr></thead>
+<tbody>${input.perZone!.map((z) => `<tr><th scope="row">${escapeHtml(z.zone)}</th><td>${z.cases}</td><td>${z.diceMacro.toFixed(4)}</td><td>${z.diceMicro.toFixed(4)}</td></tr>`).join('')}</tbody></table>` : ''}
 <h2>Training curves</h2>
 <div class="charts">
 ${lineChart('Training loss (0.5 Dice + 0.5 BCE)', [{ name: 'train loss', color: '#c0392b', points: curves.loss }], 'loss')}

@@ -18,6 +18,7 @@ import { type Evaluation, type PromptOverride, evaluateCases } from './evaluate.
 import { type Summary, diceOf } from './metrics.js';
 import { type DiceIntervals, bootstrapDice } from './bootstrap.js';
 import { writeFileAtomic } from '../infer/atomic.js';
+import { readLungZones } from '../prompts/zones.js';
 import { type ReportCase, writeReport } from './report.js';
 import { makeDir } from '../fs/make_dir.js';
 
@@ -66,6 +67,8 @@ export interface EvalResult {
   empty: NonNullable<Summary['empty']>;
   /** Dice per prompt, most frequent first. */
   perPrompt: { prompt: string; cases: number; diceMacro: number; diceMicro: number }[];
+  /** Dice per lung zone the prompts name ("upper left", ...; a case counts in each zone its prompt names); empty when no prompt names one. */
+  perZone: { zone: string; cases: number; diceMacro: number; diceMicro: number }[];
   threshold: number;
   shuffledPrompts?: { dice: { macro: number; micro: number }; iou: { macro: number; micro: number } };
   csv: string | null;
@@ -92,6 +95,12 @@ export function shuffledPrompts(cases: readonly CaseRecord[], seed: number): Map
       return [c.id, { prompt: donor.text, aux: donor.aux }];
     }),
   );
+}
+
+/** Dice per lung zone named by the prompts (prompts/zones.ts reads any wording). */
+function zoneBreakdown(evaluation: Evaluation): { zone: string; cases: number; diceMacro: number; diceMicro: number }[] {
+  const zonesOf = (c: { prompt?: string }) => [...new Set((readLungZones(c.prompt ?? '') ?? []).map((z) => `${z.level} ${z.side}`))];
+  return evaluation.metric.byGroup(zonesOf).map(({ group, ...rest }) => ({ zone: group, ...rest }));
 }
 
 function safeName(id: string): string {
@@ -194,6 +203,7 @@ export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
         summary: evaluation,
         diceCi,
         perPrompt: evaluation.metric.byPrompt(),
+        perZone: zoneBreakdown(evaluation),
         caseDice: evaluation.metric.cases.map((c) => diceOf(c)),
         threshold: options.threshold ?? 0.5,
         nsdTolerance: tolerance,
@@ -222,6 +232,7 @@ export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
       surface: { ...surface, tolerance, spacing: spacings.size > 1 ? 'mixed' : spacings.has('mm (from the files)') ? 'mm (from the files)' : 'pixels' },
       empty: evaluation.empty ?? { both: 0, truthOnly: 0, predictionOnly: 0 },
       perPrompt: evaluation.metric.byPrompt(),
+      perZone: zoneBreakdown(evaluation),
       threshold: options.threshold ?? 0.5,
       ...(control ? { shuffledPrompts: summary(control) } : {}),
       csv,

@@ -73,6 +73,7 @@ test('evaluation reads the checkpoint and writes the report and CSV', { skip }, 
   assert.equal(r.surface.hd95.cases + r.empty.both + r.empty.truthOnly + r.empty.predictionOnly, 6, 'every case has an HD95 or is counted as empty');
   assert.ok(r.diceCi && r.diceCi.micro[0] <= r.dice.micro && r.dice.micro <= r.diceCi.micro[1]);
   assert.equal(r.perPrompt.reduce((a, p) => a + p.cases, 0), 6);
+  assert.ok(r.perZone.length > 0 && r.perZone.every((z) => /^(upper|middle|lower) (left|right)$/.test(z.zone)), JSON.stringify(r.perZone));
   const prob = await sharp(join(probs, `${r.perPrompt.length ? readFileSync(join(report, 'cases.csv'), 'utf8').split('\n')[1].split(',')[0] : ''}_prob.png`)).metadata();
   assert.equal(prob.depth, 'ushort');
   assert.equal(prob.channels, 1);
@@ -85,6 +86,7 @@ test('evaluation reads the checkpoint and writes the report and CSV', { skip }, 
   assert.match(html, /HD95 median/);
   assert.match(html, /Per-case Dice \(6 cases\)/);
   assert.match(html, /<h2>By prompt<\/h2>/);
+  assert.match(html, /<h2>By lung zone<\/h2>/);
   // Paths are shown relative to where the command ran (../../tmp/...), never from the root.
   assert.doesNotMatch(html, new RegExp(`(^|[^.])${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`), 'no absolute paths in the report');
   assert.equal(T.memory().tensors, 0);
