@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { type DicomFixture, dicomBytes } from './dicom_testing.js';
 import { tempDir } from './formats/testing.js';
+import { dicomStoredValues } from './dicom.js';
 import { imageFileSize, loadImage } from './images.js';
 
 const { dir, cleanup } = tempDir('dicom');
@@ -65,8 +66,8 @@ test('unsupported and corrupt files are refused with the file and what to do', a
   });
   const multi = writeDicom({ rows: 2, columns: 2, bitsAllocated: 8, frames: 2, pixels: [1, 2, 3, 4, 5, 6, 7, 8] });
   await assert.rejects(loadImage({ kind: 'file', path: multi }), /multi-frame DICOM \(2 frames\) is not supported/);
-  const palette = writeDicom({ rows: 1, columns: 1, bitsAllocated: 8, photometric: 'PALETTE COLOR', pixels: [1] });
-  await assert.rejects(loadImage({ kind: 'file', path: palette }), /palette colour is not supported/);
+  const noLut = writeDicom({ rows: 1, columns: 1, bitsAllocated: 8, photometric: 'PALETTE COLOR', pixels: [1] });
+  await assert.rejects(loadImage({ kind: 'file', path: noLut }), /palette colour without its lookup tables/);
   const rgb = await loadImage({ kind: 'file', path: writeDicom({ rows: 1, columns: 2, bitsAllocated: 8, photometric: 'RGB', samplesPerPixel: 3, pixels: [255, 0, 0, 0, 0, 255] }) });
   assert.match(rgb.notes!.join(), /luma/, 'colour is read as grey, and said');
   const whole = dicomBytes({ rows: 8, columns: 8, pixels: new Array(64).fill(7) });
@@ -91,4 +92,12 @@ test('Pixel Spacing (row\\column) becomes the image spacing [x, y], in mm; absen
   assert.deepEqual(spaced.spacing, [0.25, 0.5]);
   const plain = await loadImage({ kind: 'file', path: writeDicom({ rows: 2, columns: 2, bitsAllocated: 8, pixels: [0, 1, 2, 3] }) });
   assert.equal(plain.spacing, undefined);
+});
+
+test('PALETTE COLOR: each index through the red, green and blue tables, then luma; below the first mapped value, the first entry', async () => {
+  // Indices 10, 11, 12 map to black, pure red, white; index 3 is below the first mapped value (10).
+  const palette = { first: 10, red: [0, 65535, 65535], green: [0, 0, 65535], blue: [0, 0, 65535] };
+  const values = await dicomStoredValues(dicomBytes({ rows: 1, columns: 4, bitsAllocated: 8, photometric: 'PALETTE COLOR', pixels: [10, 11, 12, 3], palette }));
+  assert.deepEqual(Array.from(values.values), [0, 0.299 * 65535, 0.299 * 65535 + 0.587 * 65535 + 0.114 * 65535, 0]);
+  assert.match(values.notes.join(), /palette colour image/);
 });

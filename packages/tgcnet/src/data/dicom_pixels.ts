@@ -77,6 +77,31 @@ function mapper(stored: number, highBit: number, signed: boolean): (raw: number)
 }
 
 /** `decoded`: the frame as a codec gave it (compressed transfer syntaxes), else read from the data set. */
+/**
+ * PALETTE COLOR: three lookup tables (red, green, blue) from the descriptors (0028,1101-1103:
+ * entries, first mapped value, bits per entry) and data (0028,1201-1203). Values below the
+ * first mapped one take the first entry, above the last the last (PS3.3 C.7.6.3.1.5).
+ */
+function paletteOf(ds: DataSet): { luma: (v: number) => number } {
+  const tables = ['1', '2', '3'].map((k) => {
+    const entries0 = ds.uint16(`x0028110${k}`, 0);
+    const first = ds.uint16(`x0028110${k}`, 1) ?? 0;
+    const bits = ds.uint16(`x0028110${k}`, 2) ?? 16;
+    const data = ds.elements[`x0028120${k}`];
+    if (entries0 === undefined || !data) throw new Error('palette colour without its lookup tables (0028,110x / 0028,120x): the file is damaged');
+    const entries = entries0 === 0 ? 65536 : entries0;
+    const read = bits === 8 && data.length >= entries && data.length < entries * 2 ? (i: number) => ds.byteArray[data.dataOffset + i] : (i: number) => ds.uint16(`x0028120${k}`, i) ?? 0;
+    const lut = Float64Array.from({ length: entries }, (_, i) => read(i));
+    return { lut, first };
+  });
+  return {
+    luma: (v) => {
+      const at = (t: { lut: Float64Array; first: number }) => t.lut[Math.min(t.lut.length - 1, Math.max(0, v - t.first))];
+      return 0.299 * at(tables[0]) + 0.587 * at(tables[1]) + 0.114 * at(tables[2]);
+    },
+  };
+}
+
 export function storedPixels(ds: DataSet, syntax: string, bigEndian: boolean, decoded?: DecodedFrame): StoredPixels {
   const frames = ds.intString('x00280008') ?? 1;
   if (frames > 1) throw new Error(`multi-frame DICOM (${frames} frames) is not supported: split it into single-frame files (e.g. \`gdcmtar --split\`) or convert the series to NIfTI (\`dcm2niix\`) and pass the .nii.gz`);
@@ -85,9 +110,9 @@ export function storedPixels(ds: DataSet, syntax: string, bigEndian: boolean, de
   const grey = photometric === 'MONOCHROME1' || photometric === 'MONOCHROME2';
   // A codec hands colour back as RGB whatever the file called its encoding (YBR_ICT, YBR_RCT, ...).
   const colour = samples === 3 && (decoded !== undefined || ['RGB', 'YBR_FULL', 'YBR_FULL_422'].includes(photometric));
-  if (!(grey && samples === 1) && !colour) {
-    const hint = photometric === 'PALETTE COLOR' ? 'palette colour is not supported' : `${photometric || 'no photometric interpretation'} with ${samples} sample(s) per pixel is not supported`;
-    throw new Error(`${hint}: convert the image to greyscale or RGB (e.g. \`gdcmconv --raw\`, or export a PNG)`);
+  const palette = photometric === 'PALETTE COLOR' && samples === 1 ? paletteOf(ds) : null;
+  if (!(grey && samples === 1) && !colour && !palette) {
+    throw new Error(`${photometric || 'no photometric interpretation'} with ${samples} sample(s) per pixel is not supported: convert the image to greyscale or RGB (e.g. \`gdcmconv --raw\`, or export a PNG)`);
   }
   const rows = requireUint16(ds, 'x00280010', 'Rows');
   const columns = requireUint16(ds, 'x00280011', 'Columns');
@@ -143,7 +168,10 @@ export function storedPixels(ds: DataSet, syntax: string, bigEndian: boolean, de
   }
   const values = new Float64Array(pixels);
   const notes: string[] = [];
-  if (samples === 1) {
+  if (palette) {
+    for (let i = 0; i < pixels; i++) values[i] = palette.luma(value(raw(i, 0)));
+    notes.push('a palette colour image: segmented as the luma of its colours (0.299 R + 0.587 G + 0.114 B)');
+  } else if (samples === 1) {
     for (let i = 0; i < pixels; i++) values[i] = value(raw(i, 0));
   } else if (asRgb) {
     for (let i = 0; i < pixels; i++) values[i] = 0.299 * value(raw(i, 0)) + 0.587 * value(raw(i, 1)) + 0.114 * value(raw(i, 2));

@@ -22,6 +22,8 @@ export interface DicomFixture {
   transferSyntax?: string;
   /** Pixel Spacing (0028,0030) as written: "row\\column" in mm. */
   pixelSpacing?: string;
+  /** PALETTE COLOR lookup tables (16 bits per entry). */
+  palette?: { first: number; red: number[]; green: number[]; blue: number[] };
 }
 
 const LONG_LENGTH_VRS = new Set(['OB', 'OW', 'OF', 'SQ', 'UT', 'UN']);
@@ -86,6 +88,21 @@ export function dicomBytes(f: DicomFixture): Buffer {
   if (f.width !== undefined) parts.push(str(0x0028, 0x1051, 'DS', f.width));
   if (f.intercept !== undefined) parts.push(str(0x0028, 0x1052, 'DS', String(f.intercept)));
   if (f.slope !== undefined) parts.push(str(0x0028, 0x1053, 'DS', String(f.slope)));
+  if (f.palette) {
+    const { first, red, green, blue } = f.palette;
+    [red, green, blue].forEach((lut, k) => {
+      const d = Buffer.alloc(6);
+      d.writeUInt16LE(lut.length, 0);
+      d.writeUInt16LE(first, 2);
+      d.writeUInt16LE(16, 4);
+      parts.push(element(0x0028, 0x1101 + k, 'US', d));
+    });
+    [red, green, blue].forEach((lut, k) => {
+      const d = Buffer.alloc(lut.length * 2);
+      lut.forEach((v, i) => d.writeUInt16LE(v, i * 2));
+      parts.push(element(0x0028, 0x1201 + k, 'OW', d));
+    });
+  }
   parts.push(element(0x7fe0, 0x0010, allocated === 8 ? 'OB' : 'OW', pixelData));
   return Buffer.concat([Buffer.alloc(128), Buffer.from('DICM', 'latin1'), meta, ...parts]);
 }
