@@ -3,7 +3,8 @@
 // already saved was lost. Tiny preset, 64-px synthetic data: seconds each.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import sharp from 'sharp';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -209,6 +210,28 @@ test('a float of another width is cast, and the cast is said', () => {
     assert.deepEqual(warnings, ['x.safetensors: casting 1 tensor(s) float64 -> float32 (first: w)']);
     assert.throws(() => checkWeights(new Map([['w', T.tensor([1, Number.POSITIVE_INFINITY])]]), own, 'x.safetensors', () => {}), /'w' holds NaN or infinite/);
   });
+});
+
+test('a truncated mask and a 0/100 mask: train exits 1 naming both before any step; --skip-bad trains on the rest', { skip, timeout: 120_000 }, async () => {
+  const bad = join(dir, 'bad-data');
+  cpSync(data, bad, { recursive: true });
+  const masks = join(bad, 'Train_Folder', 'labelcol');
+  const names = readdirSync(masks).sort();
+  const truncated = join(masks, names[0]);
+  writeFileSync(truncated, readFileSync(truncated).subarray(0, 60));
+  const faint = join(masks, names[1]);
+  const { data: px, info } = await sharp(faint).greyscale().raw().toBuffer({ resolveWithObject: true });
+  await sharp(Buffer.from(px.map((v) => (v > 127 ? 100 : 0))), { raw: { width: info.width, height: info.height, channels: 1 } }).png().toFile(`${faint}.tmp.png`);
+  renameSync(`${faint}.tmp.png`, faint);
+  const out = join(dir, 'bad-run');
+  const r = spawnSync(process.execPath, [BIN, 'train', '-d', bad, '-o', out, '--preset', 'tiny', '--batch', '4', '--epochs', '1'], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, new RegExp(`(unreadable|cannot read) mask .*${names[0].replace('.', '\\.')}`));
+  assert.match(r.stderr, /mask values \{0, 100\} are not 0\/255 or 0\/1: read as foreground where > 127, that is an empty mask/);
+  assert.ok(!existsSync(join(out, 'last')), 'no step was taken');
+  const skipped = spawnSync(process.execPath, [BIN, 'train', '-d', bad, '-o', out, '--preset', 'tiny', '--batch', '4', '--epochs', '1', '--skip-bad'], { encoding: 'utf8', timeout: 90_000 });
+  assert.equal(skipped.status, 0, skipped.stderr);
+  assert.match(skipped.stderr, /skipping 2 bad case\(s\)/);
 });
 
 test('--out where no folder can be made fails at once, before the data is read', { skip }, () => {
