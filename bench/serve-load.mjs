@@ -47,7 +47,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** Starts `tgcnet serve` and resolves with its base URL and the child process. */
 function startServer(checkpoint, queue) {
   const bin = fileURLToPath(new URL('../packages/tgcnet/bin/tgcnet.js', import.meta.url));
-  const child = spawn(process.execPath, [bin, 'serve', '--checkpoint', checkpoint, '--port', '0', '--queue', String(queue)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [bin, 'serve', '--checkpoint', checkpoint, '--port', '0', '--queue', String(queue), '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => (stderr += d));
   return new Promise((resolve, reject) => {
