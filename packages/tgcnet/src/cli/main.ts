@@ -48,7 +48,7 @@ export function buildProgram(): Command {
       'the main job: synthetic data, train the small preset (<= 5 min on CPU), evaluate with and without the right prompts, ' +
         'probe one image under three prompts, write the report; exits 1 unless the prompt decides the mask',
     )
-    .option('--out <dir>', 'where data, run and report go', 'demo-output')
+    .option('--out <dir>', 'where data, run and report go', nonEmptyPath, 'demo-output')
     .option('--minutes <m>', 'training time budget (the schedule is sized to it)', Number, 5)
     .option('--n <count>', 'synthetic cases (70/10/20 train/val/test)', positiveInt, 3000)
     .option('--seed <n>', 'random seed (data and training)', nonNegativeInt, 0)
@@ -76,11 +76,11 @@ export function buildProgram(): Command {
   data
     .command('synth')
     .description('write a synthetic chest-radiograph dataset (LViT layout) where the prompt decides the mask')
-    .requiredOption('--out <dir>', 'output folder')
+    .requiredOption('--out <dir>', 'output folder', nonEmptyPath)
     .option('--n <count>', 'number of cases (70/10/20 train/val/test)', positiveInt, 1000)
     .option('--seed <n>', 'random seed', nonNegativeInt, 0)
     .addOption(new Option('--style <name>', 'lvit: LViT wording, 224 px; clinical: zone wording ("left base"), irregular lesions, 256 px').choices(['lvit', 'clinical']).default('lvit'))
-    .option('--size <px>', "image side (default: the style's)", positiveInt)
+    .option('--size <px>', "image side, at least 32 (default: the style's)", atLeast32)
     .action(async (opts: { out: string; n: number; seed: number; style: SynthStyle; size?: number }) => {
       const { dataSynth } = await import('./data.js');
       await dataSynth(opts);
@@ -92,7 +92,7 @@ export function buildProgram(): Command {
     .option('--format <name>', 'dataset format (default: detected)')
     .option('--split <name>', 'train, val or test', 'val')
     .addOption(new Option('--val-half <a|b>', 'only this fixed, hashed half of the split').choices(['a', 'b']))
-    .requiredOption('--out <file>', 'the manifest to write (.jsonl)')
+    .requiredOption('--out <file>', 'the manifest to write (.jsonl)', nonEmptyPath)
     .action(async (opts: { data: string; format?: string; split: 'train' | 'val' | 'test'; valHalf?: 'a' | 'b'; out: string }) => {
       const { dataParaphrase } = await import('./data.js');
       await dataParaphrase(opts);
@@ -115,7 +115,7 @@ export function buildProgram(): Command {
     .description('auxiliary prompts: one description per unique prompt of a dataset, from an LLM server (--llm-url) or the offline glossary; resumable')
     .requiredOption('--data <dir>', 'dataset folder or manifest')
     .option('--format <name>', 'dataset format (default: detected)')
-    .option('--out <file>', 'JSONL output (default: <data>/aux_prompts.jsonl, where train and eval look)')
+    .option('--out <file>', 'JSONL output (default: <data>/aux_prompts.jsonl, where train and eval look)', nonEmptyPath)
     .option('--llm-url <url>', 'OpenAI-compatible base URL (http://localhost:8080 llama.cpp, http://localhost:11434 Ollama, https://api.openai.com/v1); without it the offline glossary expander writes the texts')
     .option('--model <name>', 'model name on the server (with --llm-url)')
     .option('--api-key-env <VAR>', 'environment variable holding the API key, sent as Authorization: Bearer')
@@ -150,19 +150,19 @@ export function buildProgram(): Command {
   program
     .command('train')
     .description('train TGC-Net on a dataset; checkpoints best/ and last/ in --out')
-    .requiredOption('-d, --data <dir>', 'dataset folder or manifest')
+    .requiredOption('-d, --data <dir>', 'dataset folder or manifest', nonEmptyPath)
     .option('--format <name>', 'dataset format (default: detected)')
-    .option('--preset <name>', 'paper, b16, small or tiny', 'small')
+    .addOption(new Option('--preset <name>', 'model size').choices(['paper', 'b16', 'small', 'tiny']).default('small'))
     .option('--set <key=value>', 'override a config field (repeatable)', collect, [])
-    .requiredOption('-o, --out <dir>', 'run folder, e.g. runs/small')
+    .requiredOption('-o, --out <dir>', 'run folder, e.g. runs/small', nonEmptyPath)
     .option('--clip <path|org/name>', 'pretrained CLIP, frozen: a Hugging Face folder, a .safetensors file, or a hub name such as openai/clip-vit-base-patch16[@revision] (fetched into the Hugging Face cache; HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE honoured). Without it CLIP is random and trained')
     .option('--tokenizer <path>', 'CLIP tokenizer files (default: from --clip, else ../shared/clip)')
     .option('--epochs <n>', 'epochs', positiveInt, 20)
     .option('--batch <n>', 'batch size', positiveInt, 8)
-    .option('--lr <x>', 'peak learning rate (default by preset)', Number)
-    .option('--weight-decay <x>', 'AdamW weight decay', Number, 0.01)
-    .option('--max-minutes <m>', 'stop after this many minutes (checkpoints kept; resumable)', Number)
-    .option('--device <d>', 'cpu or cuda', 'cpu')
+    .option('--lr <x>', 'peak learning rate (default by preset)', positiveNumber)
+    .option('--weight-decay <x>', 'AdamW weight decay', nonNegativeNumber, 0.01)
+    .option('--max-minutes <m>', 'time budget: the schedule is sized to it, checkpoints kept, resumable', positiveNumber)
+    .option('--device <d>', 'cpu or cuda[:N]', device, 'cpu')
     .option('--seed <n>', 'random seed', nonNegativeInt, 0)
     .option('--patience <n>', 'early stopping: epochs without a better validation Dice', nonNegativeInt, 10)
     .option('--no-augment', 'turn augmentation off')
@@ -186,8 +186,8 @@ export function buildProgram(): Command {
   program
     .command('eval')
     .description('Dice and IoU (macro and micro) of a checkpoint on a dataset split, per-case CSV, HTML report')
-    .requiredOption('-c, --checkpoint <path>', 'run folder (runs/<name>) or its best/ or last/')
-    .requiredOption('-d, --data <dir>', 'dataset folder or manifest')
+    .requiredOption('-c, --checkpoint <path>', 'run folder (runs/<name>) or its best/ or last/', nonEmptyPath)
+    .requiredOption('-d, --data <dir>', 'dataset folder or manifest', nonEmptyPath)
     .option('--split <name>', 'train, val or test', 'test')
     .option('--format <name>', 'dataset format (default: detected)')
     .option('--batch <n>', 'batch size', positiveInt, 8)
@@ -220,7 +220,7 @@ export function buildProgram(): Command {
     .option('-t, --text <prompt>', 'the clinical prompt (with --manifest: for rows without text)')
     .option('--aux <text>', 'auxiliary description (DATE)')
     .option('--aux-prompts <file|offline>', "auxiliary prompts looked up by prompt when --aux is not given (default: the run's, else <data>/aux_prompts.jsonl)")
-    .requiredOption('-o, --out <path>', 'mask .png (images) or .nii.gz (volumes); a folder for the batch form (masks + predictions.csv)')
+    .requiredOption('-o, --out <path>', 'mask .png (images) or .nii.gz (volumes); a folder for the batch form (masks + predictions.csv)', nonEmptyPath)
     .option('--overlay <file>', 'also write the image with the mask overlaid (a volume: its slice with the largest mask)')
     .option('--window <ct|percentile|lo,hi>', 'NIfTI intensity window: ct = [-160, 240] HU as the MSD loader, percentile = 0.5..99.5%', 'ct')
     .option('--clip <path>', 'the pretrained CLIP for a run that froze one, when it is not where the run recorded it: a folder, a .safetensors file or a hub name (org/name[@revision])')
@@ -238,7 +238,7 @@ export function buildProgram(): Command {
     .description('HTTP API (POST /v1/segment, GET /v1/health, GET /v1/model) and a web viewer at /, one model in memory')
     .option('-c, --checkpoint <path>', 'run folder (runs/<name>) or its best/ or last/ (default: the demo\'s, demo-output/run)', DEMO_CHECKPOINT)
     .option('--host <addr>', 'address to bind (loopback by default; 0.0.0.0 exposes it to the network)', '127.0.0.1')
-    .option('-p, --port <n>', 'port (0 picks a free one)', nonNegativeInt, 8080)
+    .option('-p, --port <n>', 'port (0 picks a free one)', port, 8080)
     .option('--api-key-env <VAR>', 'require the API key held in this environment variable (Authorization: Bearer or x-api-key)')
     .addOption(new Option('--log-level <level>', 'access log (one JSON line per request) and warnings, on stderr').choices(['info', 'warn', 'error', 'silent']).default('info'))
     .option('--max-volume-mb <mb>', 'NIfTI uploads: refuse a volume larger than this once decompressed (checked from its header first)', positiveInt, 1024)
@@ -259,7 +259,7 @@ export function buildProgram(): Command {
     .command('export')
     .description('write a trained model as a self-contained folder: weights, config, tokenizer, aux prompts, CLIP when frozen, a model card')
     .requiredOption('--checkpoint <path>', 'run folder (its best/ checkpoint) or a checkpoint folder inside it')
-    .requiredOption('--out <dir>', 'the folder to create (never written over)')
+    .requiredOption('--out <dir>', 'the folder to create (never written over)', nonEmptyPath)
     .option('--json', 'print JSON')
     .action(async (opts: { checkpoint: string; out: string; json?: boolean }) => {
       const { exportCommand } = await import('./export.js');
@@ -295,7 +295,7 @@ export function buildProgram(): Command {
     .command('init')
     .description('write a random CLIP checkpoint folder (Hugging Face layout) for tests and weight-free runs')
     .option('--preset <name>', 'tiny, small, or a checkpoint name such as openai/clip-vit-base-patch16', 'tiny')
-    .requiredOption('--out <dir>', 'output folder')
+    .requiredOption('--out <dir>', 'output folder', nonEmptyPath)
     .option('--seed <n>', 'random seed', nonNegativeInt, 0)
     .option('--bpe <file>', "OpenAI's bpe_simple_vocab_16e6.txt.gz (default: ../shared/clip)")
     .option('--openai', 'also write openai_clip.safetensors in OpenAI naming')
@@ -338,6 +338,35 @@ export function maskThreshold(value: string): number {
   return n;
 }
 
+export function nonNegativeNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || value.trim() === '') throw new InvalidArgumentError(`expected a number >= 0, got '${value}'`);
+  return n;
+}
+
+function port(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`expected a port from 0 to 65535 (0 picks a free one), got '${value}'`);
+  return n;
+}
+
+function device(value: string): string {
+  if (!/^(cpu|cuda(:\d+)?)$/.test(value)) throw new InvalidArgumentError(`expected cpu, cuda or cuda:N, got '${value}'`);
+  return value;
+}
+
+function atLeast32(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 32) throw new InvalidArgumentError(`expected an image side of at least 32 pixels, got '${value}'`);
+  return n;
+}
+
+/** A path that is not empty: \`-o "$RUN"\` with RUN unset must not mean "here". */
+export function nonEmptyPath(value: string): string {
+  if (value.trim() === '') throw new InvalidArgumentError('expected a path, got an empty string (an unset shell variable?)');
+  return value;
+}
+
 export function openUnitInterval(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0 || n >= 1) throw new InvalidArgumentError(`expected a probability between 0 and 1 (exclusive), got '${value}'`);
@@ -346,7 +375,7 @@ export function openUnitInterval(value: string): number {
 
 export function positiveNumber(value: string): number {
   const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a positive number, got '${value}'`);
+  if (!Number.isFinite(n) || n <= 0 || value.trim() === '') throw new InvalidArgumentError(`expected a positive number, got '${value}'`);
   return n;
 }
 

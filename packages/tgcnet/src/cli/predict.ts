@@ -5,7 +5,7 @@
 // --out; a bad case is reported and skipped, and the command fails at the end if any did.
 import { statSync } from 'node:fs';
 import { setVolumeLimits } from '../data/images.js';
-import { basename } from 'node:path';
+import { basename, resolve, sep } from 'node:path';
 import { overlayFormat } from '../infer/images_io.js';
 import type { WindowChoice } from '../data/formats/msd.js';
 import { predictBatch } from '../infer/predict_batch.js';
@@ -59,6 +59,18 @@ export async function predict(opts: PredictOptions, log: (line: string) => void 
     throw new Error(`--out ${basename(opts.out)} names a file, but ${isFolder ? 'a folder of images' : 'a manifest'} gives one mask per case: pass a folder (masks + predictions.csv go into it)`);
   }
   if (opts.overlay) overlayFormat(opts.overlay);
+  // An output that is an input (or, for a folder, inside it) destroys the input, or turns masks
+  // into inputs of the next run.
+  const out = resolve(opts.out);
+  if (opts.image !== undefined) {
+    const input = resolve(opts.image);
+    if (!isFolder && (out === input || (opts.overlay !== undefined && resolve(opts.overlay) === input))) {
+      throw new Error(`--out ${opts.out} is the input image: the mask would replace it; write the mask elsewhere`);
+    }
+    if (isFolder && (out === input || out.startsWith(`${input}${sep}`))) {
+      throw new Error(`--out ${opts.out} is inside the input folder ${opts.image}: the masks would be read as images next time; write them to another folder`);
+    }
+  }
   if (!opts.manifest && !opts.text?.trim()) throw new Error('--text is required: the prompt that says what to segment');
   let cases: PredictCase[];
   let problems: { where: string; message: string }[] = [];

@@ -37,6 +37,6 @@ export async function trainCommand(o: Record<string, unknown>): Promise<void> {
   else
     process.stdout.write(
       `run ${result.runDir}: ${result.steps} steps, ${result.epochs} epoch(s), stopped by ${result.stoppedBy}; ` +
-        `best validation Dice ${result.bestDice.toFixed(4)} (micro) at epoch ${result.bestEpoch}\n`,
+        (result.bestEpoch < 0 ? 'no validation yet\n' : `best validation Dice ${result.bestDice.toFixed(4)} (micro) at epoch ${result.bestEpoch}\n`),
     );
 }

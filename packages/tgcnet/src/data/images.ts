@@ -363,12 +363,20 @@ export async function decodeNiftiBytes(file: Uint8Array, name: string): Promise<
   }
   let buf: Uint8Array = file;
   if (buf.length >= 2 && nifti.isCompressed(exactArrayBuffer(buf.subarray(0, 2)))) {
+    // Inflate no further than the header announces (every volume of a 4-D file, and 64 KiB for
+    // extensions and padding): a header that lies costs little, not the limit.
+    const all = head.dims.slice(1, 1 + Math.max(3, head.dims[0])).reduce((a, b) => a * Math.max(1, b), 1);
+    const announced = Math.max(0, Math.round(head.vox_offset)) + all * (headType?.bytes ?? 1) + 64 * 1024;
+    const cap = Math.min(volumeLimits.maxBytes, announced);
     try {
-      // A 4-D file holds more than its first volume: cap at the limit, not at `needed`.
-      buf = await gunzipAsync(buf, { maxOutputLength: volumeLimits.maxBytes });
+      buf = await gunzipAsync(buf, { maxOutputLength: cap });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
-        throw new Error(`the file decompresses to more than the limit of ${(volumeLimits.maxBytes / 1024 / 1024).toFixed(0)} MB (--max-volume-mb), more than its header announces: it is damaged or not a plain volume`);
+        throw new Error(
+          cap < volumeLimits.maxBytes
+            ? `the file decompresses to more than its header announces (${(announced / 1024 / 1024).toFixed(1)} MB): it is damaged, or not a plain volume`
+            : `the file decompresses to more than the limit of ${(volumeLimits.maxBytes / 1024 / 1024).toFixed(0)} MB (--max-volume-mb), more than its header announces: it is damaged or not a plain volume`,
+        );
       }
       throw new Error(`cannot decompress: ${describeError(err)}`);
     }

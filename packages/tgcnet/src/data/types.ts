@@ -34,6 +34,8 @@ export interface Problem {
   /** The case id or the file/row that is wrong. */
   where: string;
   message: string;
+  /** About the dataset as a whole (every mask empty): --skip-bad cannot leave it out. */
+  wholeDataset?: boolean;
 }
 
 export interface Dataset {

@@ -135,6 +135,7 @@ export async function validateDataset(ds: Dataset, options: ValidateOptions = {}
   const datasetWide: Problem[] = [];
   if (options.checkPixels && masksDecoded > 0 && masksWithForeground === 0) {
     datasetWide.push({
+      wholeDataset: true,
       where: ds.root,
       message: `every one of the ${masksDecoded} masks is empty after binarising (${MASK_RULE_SHORT}): wrong mask folder, or masks whose foreground value is below 128`,
     });

@@ -1,7 +1,7 @@
 // `tgcnet eval`: a checkpoint on a dataset split -> Dice/IoU (macro and micro), per-case
 // CSV, optionally an HTML report and a shuffled-prompt control (does the text matter?).
 import { existsSync, writeFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import sharp from 'sharp';
 import { openDataset } from '../data/detect.js';
 import { usesAux } from '../model/tgcnet.js';
@@ -103,6 +103,18 @@ function zoneBreakdown(evaluation: Evaluation): { zone: string; cases: number; d
   return evaluation.metric.byGroup(zonesOf).map(({ group, ...rest }) => ({ zone: group, ...rest }));
 }
 
+/** What a run folder is made of: an output there would destroy the run being evaluated. */
+const RUN_PARTS = ['config.json', 'metrics.jsonl', 'best', 'last', 'tokenizer', 'clip', 'aux_prompts.jsonl'];
+
+function refuseWritingIntoRun(runDir: string, outputs: Record<string, string | undefined>): void {
+  for (const [flag, path] of Object.entries(outputs)) {
+    if (path === undefined) continue;
+    const target = resolve(path);
+    const hit = RUN_PARTS.map((p) => join(runDir, p)).find((p) => target === p || target.startsWith(`${p}${sep}`));
+    if (hit) throw new Error(`${flag} ${path} would write over ${hit}, part of the run being evaluated: write it elsewhere (e.g. ${join(runDir, 'report')})`);
+  }
+}
+
 function safeName(id: string): string {
   return id.replace(/[^A-Za-z0-9_.-]/g, '_');
 }
@@ -119,6 +131,7 @@ export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
   const clip = options.clip ? (await resolveClipArg(options.clip)).path : undefined;
   const loaded = loadRun(options.checkpoint, { clip, tokenizer: options.tokenizer });
   try {
+    refuseWritingIntoRun(loaded.runDir, { '--csv': options.csv, '--report': options.report, '--save-probabilities': options.saveProbabilities });
     const dataset = await openDataset(options.data, { format: options.format, splits: [options.split], ...(options.includeEmptySlices ? { msd: { emptyFraction: 1 } } : {}) });
     const threshold = options.maskThreshold ?? loaded.run.train.maskThreshold;
     let cases = withMaskThreshold(inValHalf(dataset.cases.filter((c) => c.split === options.split), options.valHalf), threshold);
@@ -129,7 +142,11 @@ export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
       const missing = auxPrompts.missingWarning(auxPrompts.attach(cases));
       if (missing) warnToStderr(missing);
     }
-    const problems = await validateDataset({ ...dataset, cases }, { checkPixels: true });
+    // Every mask empty is a warning here, not a refusal: scoring a model on normal films is a
+    // real question (its false positives), where training on them is not.
+    const found = await validateDataset({ ...dataset, cases }, { checkPixels: true });
+    for (const p of found.filter((p) => p.wholeDataset)) warnToStderr(p.message);
+    const problems = found.filter((p) => !p.wholeDataset);
     if (problems.length > 0) {
       if (!options.skipBad) throw new Error(`${options.data}: ${problems.length} bad case(s); fix them or pass --skip-bad:\n${formatProblems(problems)}`);
       const bad = new Set(problems.map((p) => p.where));

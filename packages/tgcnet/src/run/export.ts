@@ -46,7 +46,7 @@ npx tgcnet serve --checkpoint .
 ## Training data
 
 ${record.data.format} data from \`${basename(record.data.root)}\`${t.valHalf ? `, selected on validation half ${t.valHalf}` : ''}.
-Options: ${['epochs', 'batch', 'lr', 'seed', 'maxMinutes', 'augment', 'promptAugment', 'auxPrompts'].filter((k) => t[k] !== undefined).map((k) => `${k} ${JSON.stringify(t[k])}`).join(', ')}.
+Options: ${['epochs', 'batch', 'lr', 'seed', 'maxMinutes', 'augment', 'promptAugment', 'auxPrompts'].filter((k) => (t as Record<string, unknown>)[k] !== undefined).map((k) => `${k} ${JSON.stringify((t as Record<string, unknown>)[k])}`).join(', ')}.
 CLIP: ${record.clipSource === null ? 'trained from the preset (no pretrained weights)' : 'pretrained and frozen (weights in clip/)'}.
 
 ## Results

@@ -9,7 +9,10 @@ import { readJsonFile as readJsonFileNamed } from '../fs/read_json.js';
 import { PRESET_NAMES, TgcConfig } from '../model/config.js';
 import { Provenance } from './provenance.js';
 
-/** The training options a run records (a few older runs hold more fields; they are kept as they are). */
+/**
+ * The training options a run records: every field TrainOptions has (train/train.ts), and no
+ * other (an unknown field is refused with its name, as in the model config).
+ */
 export const TrainRecord = z
   .object({
     preset: z
@@ -32,11 +35,20 @@ export const TrainRecord = z
     /** An auxiliary prompts file, or 'offline' (the expander on the fly). */
     auxPrompts: z.string().optional(),
     threads: z.number().int().positive().optional(),
+    data: z.string().optional(),
+    format: z.string().optional(),
+    out: z.string().optional(),
+    clip: z.string().optional(),
+    tokenizer: z.string().optional(),
+    device: z.string().optional(),
+    resume: z.boolean().optional(),
+    skipBad: z.boolean().optional(),
+    maxSteps: z.number().int().positive().optional(),
     /** How 2-D masks were binarised: foreground > this value (absent: the automatic rule, MASK_RULE). */
     maskThreshold: z.number().int().min(0).max(254).optional(),
     note: z.string().optional(),
   })
-  .passthrough();
+  .strict();
 export type TrainRecord = z.infer<typeof TrainRecord>;
 
 export const RunRecord = z.object({
@@ -46,7 +58,7 @@ export const RunRecord = z.object({
   /** The tokenizer files (a folder, tokenizer.json or OpenAI's BPE file). */
   tokenizer: z.string(),
   train: TrainRecord,
-  data: z.object({ root: z.string(), format: z.string() }),
+  data: z.object({ root: z.string(), format: z.string() }).strict(),
   createdAt: z.string(),
   tgcnetVersion: z.string(),
   /** The hub repository and the exact commit a pretrained CLIP given by name came from. */
@@ -57,7 +69,7 @@ export const RunRecord = z.object({
   resumedBy: z.array(Provenance).optional(),
   /** Options a --resume changed under --override, with the step it resumed at. */
   resumeOverrides: z.array(z.object({ step: z.number().int().nonnegative(), changed: z.record(z.string(), z.unknown()) })).optional(),
-});
+}).strict();
 export type RunRecord = z.infer<typeof RunRecord>;
 
 /** Reads a run's JSON file, naming it when it is missing or broken. */

@@ -205,7 +205,10 @@ test('without an API key, a POST from another site\'s page or a rebound host nam
     assert.equal((await post(app, parts, { origin: 'http://127.0.0.1:8080', host: '127.0.0.1:8080' })).statusCode, 200, 'the viewer on its own origin');
     assert.equal((await post(app, parts, { origin: 'https://viewer.example.org/', host: 'localhost:8080' })).statusCode, 200, 'an allowed origin');
     assert.equal((await post(app, parts, { host: '[::1]:8080' })).statusCode, 200, 'curl sends no Origin');
-    assert.equal((await app.inject({ method: 'GET', url: '/v1/health', headers: { host: 'rebound.evil.example' } })).statusCode, 200, 'GETs are not checked');
+    assertJsonError(await app.inject({ method: 'GET', url: '/v1/model', headers: { host: 'rebound.evil.example' } }), 403, 'host_not_allowed', /loopback/);
+    assert.equal((await app.inject({ method: 'GET', url: '/v1/model', headers: { origin: 'https://evil.example' } })).statusCode, 200, 'reads are not Origin-checked (a browser sends Origin on its own page too)');
+    const body = multipartBody(parts);
+    assertJsonError(await app.inject({ method: 'POST', url: '/v1/segment?probabilities=maybe', payload: body.payload, headers: body.headers }), 400, 'bad_query', /expected true or false/);
   } finally {
     await app.close();
   }

@@ -2,7 +2,7 @@
 // one error shape. Tests drive it with app.inject(); server.ts listens with it. The run (and
 // its model) belongs to the caller, which disposes it after closing the app.
 import multipart from '@fastify/multipart';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest, LogController } from 'fastify';
 import type { LoadedRun } from '../run/checkpoint.js';
 import { apiKeyChecker } from './auth.js';
 import { AuxResolver } from './aux.js';
@@ -56,7 +56,7 @@ export async function buildApp(run: LoadedRun, options: AppOptions = {}): Promis
   const app = Fastify({
     logger: options.logger ?? false,
     // One access-log line per request (onResponse below) instead of Fastify's two.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: limits.maxBodyBytes,
     // A client that trickles its body in must not hold a connection for ever.
     requestTimeout: 120_000,
@@ -78,7 +78,7 @@ export async function buildApp(run: LoadedRun, options: AppOptions = {}): Promis
     counters.refused++;
     if (e.status >= 500 && e.code === 'internal') request.log.error(err);
     // The client went away: nothing to answer, nothing wrong with the server.
-    else if (e.status === 499) request.log.info({ reqId: request.id, url: request.url }, 'client closed the connection');
+    else if (e.status === 499) request.log.info({ status: 499, url: request.url.split('?')[0] }, 'client closed the connection');
     void reply.code(e.status).headers(e.headers).type('application/json; charset=utf-8').send(errorBody(e));
   });
   app.setNotFoundHandler((request, reply) => {
@@ -92,10 +92,10 @@ export async function buildApp(run: LoadedRun, options: AppOptions = {}): Promis
   const checkOrigin = check ? null : originChecker({ allowedOrigins: options.allowedOrigins ?? [], loopback: options.loopback ?? true });
   // A body announced larger than the limit is refused before a byte of it is read.
   app.addHook('onRequest', async (request) => {
-    if (checkOrigin && request.method === 'POST') checkOrigin(request);
+    if (checkOrigin) checkOrigin(request, request.method === 'POST');
     const length = Number(request.headers['content-length']);
     if (Number.isFinite(length) && length > limits.maxBodyBytes + MULTIPART_OVERHEAD) {
-      throw new ApiError(413, 'payload_too_large', `the request body is ${(length / 1e6).toFixed(1)} MB; this server takes at most ${(limits.maxBodyBytes / 1e6).toFixed(1)} MB: send a smaller image (or start serve with a larger --max-body-mb)`);
+      throw new ApiError(413, 'payload_too_large', `the request body is ${(length / 1024 / 1024).toFixed(1)} MB; this server takes at most ${(limits.maxBodyBytes / 1024 / 1024).toFixed(1)} MB: send a smaller image (or start serve with a larger --max-body-mb)`);
     }
   });
 

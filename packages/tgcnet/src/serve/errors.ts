@@ -25,7 +25,7 @@ export function errorBody(err: ApiError): ErrorBody {
 
 /** Fastify and @fastify/multipart error codes, translated into words a client can act on. */
 function fromFrameworkCode(code: string, status: number | undefined, message: string, limits: { maxBodyBytes: number }): ApiError | null {
-  const mb = (limits.maxBodyBytes / 1e6).toFixed(1);
+  const mb = (limits.maxBodyBytes / 1024 / 1024).toFixed(1);
   switch (code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
     case 'FST_REQ_FILE_TOO_LARGE':

@@ -155,7 +155,10 @@ export async function decodeGrey(bytes: Buffer, header: ImageHeader, maxPixels: 
     for (let i = 0; i < grey.length; i++) grey[i] = pixels[i * info.channels];
     return { width: info.width, height: info.height, data: grey };
   } catch (err) {
-    throw corrupt((err as Error).message);
+    const message = (err as Error).message;
+    // A format variant this server does not read is not a damaged file.
+    if (/^unsupported|not supported|does not decode/.test(message)) throw new ApiError(415, 'unsupported_image', `${message}: re-export the image as PNG`);
+    throw corrupt(message);
   }
 }
 

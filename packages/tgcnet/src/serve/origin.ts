@@ -4,7 +4,9 @@
 // at 127.0.0.1 (the Host header then holds that name). Without an API key, a POST is
 // therefore refused when its Origin is another site's (not this server, not in
 // --allowed-origins) or, on a loopback address, when its Host is not a loopback name.
-// Clients that are not browsers (curl, scripts) send no Origin and pass.
+// Clients that are not browsers (curl, scripts) send no Origin and pass. The Host check holds
+// for every request (a rebound page could read /v1/model as well as POST); the Origin check
+// for POSTs (a browser sends Origin on reads of its own page's scripts too).
 import type { FastifyRequest } from 'fastify';
 import { ApiError } from './errors.js';
 
@@ -25,15 +27,15 @@ export interface OriginPolicy {
   loopback: boolean;
 }
 
-export function originChecker(policy: OriginPolicy): (request: FastifyRequest) => void {
+export function originChecker(policy: OriginPolicy): (request: FastifyRequest, isPost: boolean) => void {
   const allowed = new Set(policy.allowedOrigins.map((o) => o.trim().replace(/\/+$/, '').toLowerCase()));
-  return (request) => {
+  return (request, isPost) => {
     const host = request.headers.host ?? '';
     if (policy.loopback && host !== '' && !LOOPBACK_NAMES.has(hostName(host))) {
       throw new ApiError(403, 'host_not_allowed', `this server listens on a loopback address and answers only requests addressed to localhost or 127.0.0.1, not to ${host}: use http://127.0.0.1:<port>/`);
     }
     const origin = request.headers.origin;
-    if (origin === undefined || allowed.has('*')) return;
+    if (!isPost || origin === undefined || allowed.has('*')) return;
     const o = origin.trim().replace(/\/+$/, '').toLowerCase();
     if (allowed.has(o)) return;
     let own = false;

@@ -183,7 +183,11 @@ export function registerSegmentRoute(app: FastifyInstance, ctx: SegmentRouteCont
     ctx.requireKey?.(request);
     const fields = await readFields(request, ctx.limits);
     // ?probabilities=true: JSON answers carry the probability map too (the viewer's heat map and threshold).
-    const withProbabilities = /^(1|true|yes)$/i.test(String((request.query as Record<string, unknown>).probabilities ?? ''));
+    const asked = (request.query as Record<string, unknown>).probabilities;
+    if (asked !== undefined && !/^(1|0|true|false|yes|no)$/i.test(String(asked))) {
+      throw new ApiError(400, 'bad_query', `probabilities=${String(asked)}: expected true or false`);
+    }
+    const withProbabilities = asked !== undefined && /^(1|true|yes)$/i.test(String(asked));
     const header: ImageHeader = await readImageHeader(fields.image, ctx.limits.maxPixels);
     const auxes = fields.texts.map((text, i) => ctx.aux.resolve(text, fields.auxes[i] ?? null));
     if (header.format === 'nifti') return answerVolume(request, reply, ctx, fields, header, auxes[0], started);

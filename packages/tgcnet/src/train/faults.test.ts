@@ -136,6 +136,12 @@ test('--resume refuses options that break exact resume, and --override applies t
   await assert.rejects(train({ ...base, out, batch: 2, resume: true }), /--resume: the run was trained with --batch 4 \(now --batch 2\).*--override/s);
   await assert.rejects(train({ ...base, out, preset: 'small', seed: 6, resume: true }), /--preset tiny \(now --preset small\), --seed 5 \(now --seed 6\)/);
   await assert.rejects(train({ ...base, out, resume: true, override: ['colour'] }), /--override colour: not an option resume checks/);
+  // Untyped options come from the run, free ones included: a recorded patience survives a resume.
+  const { reconcileResumeOptions } = await import('./resume_options.js');
+  const recorded = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+  const withPatience = { ...recorded, train: { ...recorded.train, patience: 100 } };
+  assert.equal(reconcileResumeOptions(withPatience, { ...base, out, patience: 10, resume: true }, new Set(['data', 'out', 'resume']), []).options.patience, 100);
+  assert.equal(reconcileResumeOptions(withPatience, { ...base, out, patience: 5, resume: true }, new Set(['data', 'out', 'resume', 'patience']), []).options.patience, 5, 'typed: changed without --override');
   const r = await train({ ...base, out, epochs: 4, resume: true, override: ['epochs'], maxSteps: 1 });
   assert.equal(r.steps, 3);
   const record = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
@@ -199,6 +205,11 @@ test('checkpoints with NaN, integer or unknown content are refused with the thin
     c.train.preset = 'huge';
   });
   assert.throws(() => loadRun(preset), /train\.preset: unknown preset/);
+  const top = damaged('top-field', () => {}, (c) => {
+    c.extra = 1;
+    c.train.colour = 'red';
+  });
+  assert.throws(() => loadRun(top), /Unrecognized key.*extra/s);
   assert.equal(T.memory().tensors, 0);
 });
 
@@ -232,6 +243,51 @@ test('a truncated mask and a 0/100 mask: train exits 1 naming both before any st
   const skipped = spawnSync(process.execPath, [BIN, 'train', '-d', bad, '-o', out, '--preset', 'tiny', '--batch', '4', '--epochs', '1', '--skip-bad'], { encoding: 'utf8', timeout: 90_000 });
   assert.equal(skipped.status, 0, skipped.stderr);
   assert.match(skipped.stderr, /skipping 2 bad case\(s\)/);
+});
+
+test('options a run could not record are refused before any work; outputs that would destroy inputs or the run are refused', { skip, timeout: 120_000 }, async () => {
+  for (const args of [['--max-minutes', '-3'], ['--max-minutes', '0'], ['--weight-decay', '-1'], ['--lr', 'abc'], ['--device', 'tpu'], ['--preset', 'huge']]) {
+    const r = spawnSync(process.execPath, [BIN, 'train', '-d', data, '-o', join(dir, 'never'), ...args], { encoding: 'utf8' });
+    assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+  }
+  assert.equal(spawnSync(process.execPath, [BIN, 'train', '-d', data, '-o', ''], { encoding: 'utf8' }).status, 2, '-o "" is not "here"');
+  assert.ok(!existsSync(join(dir, 'never')));
+  await assert.rejects(train({ ...base, out: join(dir, 'never'), maxMinutes: -3 }), /invalid training options: maxMinutes/);
+  const file = join(dir, 'plain-file');
+  writeFileSync(file, 'x');
+  const r = spawnSync(process.execPath, [BIN, 'train', '-d', data, '-o', file, '--preset', 'tiny'], { encoding: 'utf8' });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /plain-file is a file, not a folder/);
+
+  // eval would write over the run it evaluates; predict over its input.
+  const run = join(dir, 'src-run');
+  if (!existsSync(run)) await train({ ...base, out: run, epochs: 1 });
+  const config = readFileSync(join(run, 'config.json'));
+  const ev = spawnSync(process.execPath, [BIN, 'eval', '-c', run, '-d', data, '--csv', join(run, 'config.json')], { encoding: 'utf8' });
+  assert.equal(ev.status, 1);
+  assert.match(ev.stderr, /--csv .* would write over .*config\.json, part of the run being evaluated/);
+  assert.ok(readFileSync(join(run, 'config.json')).equals(config), 'the run is intact');
+  const img = join(dir, 'in.png');
+  await sharp(Buffer.alloc(64 * 64, 90), { raw: { width: 64, height: 64, channels: 1 } }).png().toFile(img);
+  const same = spawnSync(process.execPath, [BIN, 'predict', '-c', run, '-i', img, '-t', 'lesion', '-o', img], { encoding: 'utf8' });
+  assert.equal(same.status, 1);
+  assert.match(same.stderr, /is the input image: the mask would replace it/);
+  const folder = join(data, 'Test_Folder', 'img');
+  const inside = spawnSync(process.execPath, [BIN, 'predict', '-c', run, '-i', folder, '-t', 'lesion', '-o', join(folder, 'masks')], { encoding: 'utf8' });
+  assert.equal(inside.status, 1);
+  assert.match(inside.stderr, /inside the input folder/);
+});
+
+test('every mask empty: train refuses even with --skip-bad (a bad dataset, not bad cases)', { skip, timeout: 60_000 }, async () => {
+  const empty = join(dir, 'empty-data');
+  cpSync(data, empty, { recursive: true });
+  for (const split of ['Train_Folder', 'Val_Folder', 'Test_Folder']) {
+    const masks = join(empty, split, 'labelcol');
+    for (const name of readdirSync(masks)) await sharp(Buffer.alloc(64 * 64), { raw: { width: 64, height: 64, channels: 1 } }).png().toFile(join(masks, name));
+  }
+  const r = spawnSync(process.execPath, [BIN, 'train', '-d', empty, '-o', join(dir, 'empty-run'), '--preset', 'tiny', '--skip-bad'], { encoding: 'utf8' });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /every one of the \d+ masks is empty.*--skip-bad leaves out bad cases, not a bad dataset/);
 });
 
 test('--out where no folder can be made fails at once, before the data is read', { skip }, () => {

@@ -28,6 +28,9 @@ export const EXACT_RESUME_OPTIONS = [
 ] as const;
 export type ExactResumeOption = (typeof EXACT_RESUME_OPTIONS)[number];
 
+/** Options a resume may change freely (when to stop, not what a step computes); not typed again, they come from the run too. */
+export const FREE_RESUME_OPTIONS = ['patience', 'maxMinutes'] as const;
+
 const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 function flag(key: string, value: unknown): string {
@@ -58,6 +61,10 @@ export function reconcileResumeOptions(run: RunRecord, given: TrainOptions, expl
     throw new Error(`--override ${unknown.join(',')}: not an option resume checks; these are: ${EXACT_RESUME_OPTIONS.join(', ')}`);
   }
   const options: Record<string, unknown> = { ...given };
+  for (const key of FREE_RESUME_OPTIONS) {
+    const typed = explicit === null ? now[key] !== undefined : explicit.has(key);
+    if (!typed && key in recorded) options[key] = recorded[key];
+  }
   const changed: Record<string, [unknown, unknown]> = {};
   const refused: string[] = [];
   for (const key of EXACT_RESUME_OPTIONS) {

@@ -1,7 +1,7 @@
 // The training loop: 0.5 Dice + 0.5 BCE, AdamW with warmup + cosine, gradient clipping,
 // validation every epoch, best/last checkpoints, exact resume, early stopping, a time
 // budget, Ctrl-C that saves and exits, progress and a JSONL metrics log.
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadSafetensors, manualSeed, memory, optim, setNumThreads, tidy } from '@tgcnet/torch';
 import { resolveClipArg } from '../clip/hub.js';
@@ -22,7 +22,7 @@ import { fnv1a32 } from '../random.js';
 import { loadWeights, pretrainedClipOf, recoverRunFolder, saveCheckpoint, writeRunRecord } from '../run/checkpoint.js';
 import { bundleAuxFile, bundleClipConfig, bundleTokenizer, runPath } from '../run/portable.js';
 import { collectProvenance } from '../run/provenance.js';
-import { type RunRecord, readJsonFile, readRunRecord } from '../run/record.js';
+import { type RunRecord, TrainRecord, readJsonFile, readRunRecord } from '../run/record.js';
 import { TGCNET_VERSION } from '../version.js';
 import { collate } from '../model/inputs.js';
 import { pixelTextLoss, segmentationLoss } from './loss.js';
@@ -100,7 +100,18 @@ function splitValidation(train: CaseRecord[], seed: number): { train: CaseRecord
 }
 
 
+/** The options as config.json records them; out-of-range values are refused here, before any work, not when the run is next loaded. */
+function recordableOptions(options: TrainOptions): TrainRecord {
+  const { quiet: _q, explicit: _e, override: _o, ...recorded } = options;
+  const r = TrainRecord.safeParse(JSON.parse(JSON.stringify(recorded)));
+  if (!r.success) {
+    throw new Error(`invalid training options: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+  }
+  return r.data;
+}
+
 export async function train(given: TrainOptions): Promise<TrainResult> {
+  recordableOptions(given);
   const log = (line: string) => {
     if (!given.quiet) process.stderr.write(`${line}\n`);
   };
@@ -109,6 +120,7 @@ export async function train(given: TrainOptions): Promise<TrainResult> {
   }
   // ---- the run folder: checked before anything slow, repaired after a kill ----
   const runDir = resolve(given.out);
+  if (existsSync(runDir) && !statSync(runDir).isDirectory()) throw new Error(`--out ${given.out} is a file, not a folder: choose a folder for the run (e.g. runs/<name>)`);
   if (existsSync(runDir)) for (const line of recoverRunFolder(runDir)) log(`tgcnet: ${runDir}: ${line}`);
   const hasCheckpoint = existsSync(join(runDir, 'last', 'state.json'));
   const holdsRun = existsSync(join(runDir, 'config.json'));
@@ -171,7 +183,14 @@ export async function train(given: TrainOptions): Promise<TrainResult> {
   let cases = dataset.cases;
   if (problems.length > 0) {
     const text = formatProblems(problems);
-    if (!options.skipBad) throw new Error(`${options.data}: ${problems.length} bad case(s); fix them or pass --skip-bad:\n${text}`);
+    if (!options.skipBad || problems.some((p) => p.wholeDataset)) {
+      const whole = problems.filter((p) => p.wholeDataset);
+      throw new Error(
+        whole.length > 0
+          ? `${options.data}: ${whole.map((p) => p.message).join('; ')} (--skip-bad leaves out bad cases, not a bad dataset)\n${text}`
+          : `${options.data}: ${problems.length} bad case(s); fix them or pass --skip-bad:\n${text}`,
+      );
+    }
     const bad = new Set(problems.map((p) => p.where));
     cases = cases.filter((c) => !bad.has(c.id));
     log(`tgcnet: skipping ${bad.size} bad case(s):\n${text}`);
@@ -216,7 +235,7 @@ export async function train(given: TrainOptions): Promise<TrainResult> {
     model: config,
     clipSource,
     tokenizer: resolve(tokenizerPath),
-    train: { ...options, lr, quiet: undefined, explicit: undefined, override: undefined },
+    train: recordableOptions({ ...options, lr }),
     data: { root: resolve(options.data), format: dataset.format },
     createdAt: new Date().toISOString(),
     tgcnetVersion: TGCNET_VERSION,
