@@ -17,7 +17,7 @@ import { type RunOverrides, loadRun, openRunAux } from '../run/checkpoint.js';
 import { type Evaluation, type PromptOverride, evaluateCases } from './evaluate.js';
 import { type Summary, diceOf } from './metrics.js';
 import { type DiceIntervals, bootstrapDice } from './bootstrap.js';
-import { writeFileAtomic } from '../infer/atomic.js';
+import { writeFileAtomic } from '../fs/atomic.js';
 import { readLungZones } from '../prompts/zones.js';
 import { type ReportCase, writeReport } from './report.js';
 import { makeDir } from '../fs/make_dir.js';

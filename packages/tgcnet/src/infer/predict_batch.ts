@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import type { Problem } from '../data/types.js';
 import type { LoadedRun } from '../run/checkpoint.js';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../fs/atomic.js';
 import { type PredictCaseOptions, type PredictResult, maskKind, predictCase } from './predict_case.js';
 import type { PredictCase } from './predict_inputs.js';
 import { makeDir } from '../fs/make_dir.js';

@@ -9,7 +9,7 @@ import { niftiMaskBytes } from '../data/nifti_mask.js';
 import { AuxPrompts } from '../prompts/aux_prompts.js';
 import { usesAux } from '../model/tgcnet.js';
 import { type LoadedRun, openRunAux } from '../run/checkpoint.js';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../fs/atomic.js';
 import { maskPng, overlayImage } from './images_io.js';
 import type { PredictCase } from './predict_inputs.js';
 import { segment } from './segment.js';

@@ -3,7 +3,7 @@
 // leaves a half-written mask that a later step would read as a real one.
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { makeDir } from '../fs/make_dir.js';
+import { makeDir } from './make_dir.js';
 
 export function writeFileAtomic(path: string, bytes: Uint8Array | string): void {
   const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
