@@ -77,9 +77,12 @@ for (const [signal, status] of [['SIGTERM', 143], ['SIGINT', 130]] as const) {
 test('kill -9 at any point of a checkpoint write loses nothing already saved', { skip, timeout: 120_000 }, async () => {
   const out = join(dir, 'kill9');
   const { child } = await startLongRun(out);
+  // While it runs, a second training into the same folder is refused, touching nothing.
+  await assert.rejects(train({ ...base, epochs: 200, out, resume: true, maxSteps: 1 }), new RegExp(`is in use by another training \\(process ${child.pid}\\)`));
   child.kill('SIGKILL');
   assert.equal(await exited(child), null);
-  // Whatever moment it hit, the run resumes from a checkpoint that loads.
+  // Whatever moment it hit, the run resumes from a checkpoint that loads (its lock is stale now).
+  assert.ok(existsSync(join(out, '.lock')));
   const step = savedStep(out);
   const resumed = await train({ ...base, epochs: 200, out, resume: true, maxSteps: 1, explicit: ['data', 'preset', 'batch', 'seed', 'epochs'] });
   assert.equal(resumed.steps, step + 1);

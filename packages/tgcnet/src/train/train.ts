@@ -30,6 +30,7 @@ import { type SchedulePlan, type TrainState, epochPlan, resizeToBudget } from '.
 import { MetricsLog } from './metrics_log.js';
 import { Progress } from './progress.js';
 import { reconcileResumeOptions } from './resume_options.js';
+import { lockFolder } from '../fs/folder_lock.js';
 import { makeDir } from '../fs/make_dir.js';
 
 export interface TrainOptions {
@@ -118,26 +119,36 @@ export async function train(given: TrainOptions): Promise<TrainResult> {
   if ((given.device ?? 'cpu') !== 'cpu') {
     throw new Error(`--device ${given.device}: training runs on the CPU in this version; CUDA tensors work in @tgcnet/torch but the data path does not move batches yet`);
   }
-  // ---- the run folder: checked before anything slow, repaired after a kill ----
+  // ---- the run folder: checked before anything slow, locked, repaired after a kill ----
   const runDir = resolve(given.out);
   if (existsSync(runDir) && !statSync(runDir).isDirectory()) throw new Error(`--out ${given.out} is a file, not a folder: choose a folder for the run (e.g. runs/<name>)`);
-  if (existsSync(runDir)) for (const line of recoverRunFolder(runDir)) log(`tgcnet: ${runDir}: ${line}`);
-  const hasCheckpoint = existsSync(join(runDir, 'last', 'state.json'));
-  const holdsRun = existsSync(join(runDir, 'config.json'));
-  const resuming = given.resume === true && hasCheckpoint;
-  if (holdsRun && !hasCheckpoint && !existsSync(join(runDir, 'best'))) {
-    // It stopped before its first checkpoint: nothing in it can be continued or lost.
-    log(`tgcnet: ${runDir} holds a run that stopped before its first checkpoint: starting it again`);
-    rmSync(join(runDir, 'config.json'), { force: true });
-    rmSync(join(runDir, 'metrics.jsonl'), { force: true });
-  } else if (holdsRun && !hasCheckpoint) {
-    throw new Error(`${runDir} has best/ but no last/ to resume from exactly: evaluate or predict with it, and train into another --out`);
-  } else if (given.resume && !resuming) {
-    log(`tgcnet: --resume: no run in ${runDir}, starting a new one`);
-  } else if (!resuming && holdsRun) {
-    throw new Error(`${runDir} already holds a run: pass --resume to continue it, or another --out`);
+  makeDir(runDir, 'run folder');
+  // Locked before anything is repaired or replaced: a second process must not touch a folder in use.
+  const unlock = lockFolder(runDir, 'training');
+  try {
+    for (const line of recoverRunFolder(runDir)) log(`tgcnet: ${runDir}: ${line}`);
+    const hasCheckpoint = existsSync(join(runDir, 'last', 'state.json'));
+    const holdsRun = existsSync(join(runDir, 'config.json'));
+    const resuming = given.resume === true && hasCheckpoint;
+    if (holdsRun && !hasCheckpoint && !existsSync(join(runDir, 'best'))) {
+      // It stopped before its first checkpoint: nothing in it can be continued or lost.
+      log(`tgcnet: ${runDir} holds a run that stopped before its first checkpoint: starting it again`);
+      rmSync(join(runDir, 'config.json'), { force: true });
+      rmSync(join(runDir, 'metrics.jsonl'), { force: true });
+    } else if (holdsRun && !hasCheckpoint) {
+      throw new Error(`${runDir} has best/ but no last/ to resume from exactly: evaluate or predict with it, and train into another --out`);
+    } else if (given.resume && !resuming) {
+      log(`tgcnet: --resume: no run in ${runDir}, starting a new one`);
+    } else if (!resuming && holdsRun) {
+      throw new Error(`${runDir} already holds a run: pass --resume to continue it, or another --out`);
+    }
+    return await trainLocked(given, runDir, resuming, log);
+  } finally {
+    unlock();
   }
-  if (!resuming) makeDir(runDir, 'run folder');
+}
+
+async function trainLocked(given: TrainOptions, runDir: string, resuming: boolean, log: (line: string) => void): Promise<TrainResult> {
 
   // ---- configuration and model ----
   const previous = resuming ? readRunRecord(runDir) : null;
