@@ -188,7 +188,7 @@ export function buildProgram(): Command {
     .description('Dice and IoU (macro and micro) of a checkpoint on a dataset split, per-case CSV, HTML report')
     .requiredOption('-c, --checkpoint <path>', 'run folder (runs/<name>) or its best/ or last/', nonEmptyPath)
     .requiredOption('-d, --data <dir>', 'dataset folder or manifest', nonEmptyPath)
-    .option('--split <name>', 'train, val or test', 'test')
+    .addOption(new Option('--split <name>', 'which split to score').choices(['train', 'val', 'test']).default('test'))
     .option('--format <name>', 'dataset format (default: detected)')
     .option('--batch <n>', 'batch size', positiveInt, 8)
     .option('--report <dir>', 'write an HTML report (curves, metrics, best and worst cases)')
@@ -245,7 +245,7 @@ export function buildProgram(): Command {
     .option('--max-slices <n>', 'NIfTI uploads: refuse a volume with more slices', positiveInt, 2048)
     .option('--allowed-origins <origins>', "without an API key: web pages from these origins may POST besides the server's own viewer, comma-separated (e.g. https://viewer.example.org; * for any)", commaList, [])
     .option('--queue <n>', 'requests that may wait behind the running one; more get 503 + Retry-After', nonNegativeInt, 16)
-    .option('--max-body-mb <n>', 'largest request body, MB', Number, 20)
+    .option('--max-body-mb <n>', 'largest request body, MB', positiveNumber, 20)
     .option('--max-pixels <n>', 'largest image, width x height (checked from the header, before decoding)', positiveInt, 25_000_000)
     .option('--max-prompt-chars <n>', 'longest prompt or aux text, characters', positiveInt, 2000)
     .option('--clip <path>', 'the pretrained CLIP for a run that froze one, when it is not where the run recorded it: a folder, a .safetensors file or a hub name (org/name[@revision])')
@@ -346,7 +346,7 @@ export function nonNegativeNumber(value: string): number {
 
 function port(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`expected a port from 0 to 65535 (0 picks a free one), got '${value}'`);
+  if (value.trim() === '' || !Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError(`expected a port from 0 to 65535 (0 picks a free one), got '${value}'`);
   return n;
 }
 

@@ -5,7 +5,8 @@
 // --out; a bad case is reported and skipped, and the command fails at the end if any did.
 import { statSync } from 'node:fs';
 import { setVolumeLimits } from '../data/images.js';
-import { basename, resolve, sep } from 'node:path';
+import { basename } from 'node:path';
+import { isWithin, realPathOf } from '../fs/real_path.js';
 import { overlayFormat } from '../infer/images_io.js';
 import type { WindowChoice } from '../data/formats/msd.js';
 import { predictBatch } from '../infer/predict_batch.js';
@@ -61,15 +62,19 @@ export async function predict(opts: PredictOptions, log: (line: string) => void 
   if (opts.overlay) overlayFormat(opts.overlay);
   // An output that is an input (or, for a folder, inside it) destroys the input, or turns masks
   // into inputs of the next run.
-  const out = resolve(opts.out);
   if (opts.image !== undefined) {
-    const input = resolve(opts.image);
-    if (!isFolder && (out === input || (opts.overlay !== undefined && resolve(opts.overlay) === input))) {
+    if (!isFolder && realPathOf(opts.out) === realPathOf(opts.image)) {
       throw new Error(`--out ${opts.out} is the input image: the mask would replace it; write the mask elsewhere`);
     }
-    if (isFolder && (out === input || out.startsWith(`${input}${sep}`))) {
+    if (!isFolder && opts.overlay !== undefined && realPathOf(opts.overlay) === realPathOf(opts.image)) {
+      throw new Error(`--overlay ${opts.overlay} is the input image: the overlay would replace it; write it elsewhere`);
+    }
+    if (isFolder && isWithin(opts.out, opts.image)) {
       throw new Error(`--out ${opts.out} is inside the input folder ${opts.image}: the masks would be read as images next time; write them to another folder`);
     }
+  }
+  if (opts.overlay !== undefined && realPathOf(opts.overlay) === realPathOf(opts.out)) {
+    throw new Error(`--overlay ${opts.overlay} is the mask's own file (--out): the overlay would replace the mask; give them different names`);
   }
   if (!opts.manifest && !opts.text?.trim()) throw new Error('--text is required: the prompt that says what to segment');
   let cases: PredictCase[];

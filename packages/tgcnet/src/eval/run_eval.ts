@@ -1,7 +1,8 @@
 // `tgcnet eval`: a checkpoint on a dataset split -> Dice/IoU (macro and micro), per-case
 // CSV, optionally an HTML report and a shuffled-prompt control (does the text matter?).
-import { existsSync, writeFileSync } from 'node:fs';
-import { join, relative, resolve, sep } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { isWithin } from '../fs/real_path.js';
 import sharp from 'sharp';
 import { openDataset } from '../data/detect.js';
 import { usesAux } from '../model/tgcnet.js';
@@ -109,10 +110,28 @@ const RUN_PARTS = ['config.json', 'metrics.jsonl', 'best', 'last', 'tokenizer', 
 function refuseWritingIntoRun(runDir: string, outputs: Record<string, string | undefined>): void {
   for (const [flag, path] of Object.entries(outputs)) {
     if (path === undefined) continue;
-    const target = resolve(path);
-    const hit = RUN_PARTS.map((p) => join(runDir, p)).find((p) => target === p || target.startsWith(`${p}${sep}`));
+    const hit = RUN_PARTS.map((p) => join(runDir, p)).find((p) => isWithin(path, p));
     if (hit) throw new Error(`${flag} ${path} would write over ${hit}, part of the run being evaluated: write it elsewhere (e.g. ${join(runDir, 'report')})`);
   }
+}
+
+/** Outputs inside the dataset would replace its files, or be read as cases next time. */
+function refuseWritingIntoData(data: string, outputs: Record<string, string | undefined>): void {
+  const root = statSync(data, { throwIfNoEntry: false })?.isDirectory() ? data : dirname(data);
+  for (const [flag, path] of Object.entries(outputs)) {
+    if (path !== undefined && isWithin(path, root)) throw new Error(`${flag} ${path} is inside the dataset ${root}: write it elsewhere, so the data stays as it is`);
+  }
+}
+
+/** Before the evaluation, not after it: an output that cannot be written is said at once. */
+function checkOutputsWritable(options: EvalOptions): void {
+  const csv = options.csv ?? (options.report ? join(options.report, 'cases.csv') : undefined);
+  if (csv !== undefined) {
+    if (statSync(csv, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`--csv ${csv} is a folder: give a file name, e.g. ${join(csv, 'cases.csv')}`);
+    makeDir(dirname(resolve(csv)), 'folder for the per-case CSV');
+  }
+  if (options.report) makeDir(options.report, 'report folder');
+  if (options.saveProbabilities) makeDir(options.saveProbabilities, 'probability folder');
 }
 
 function safeName(id: string): string {
@@ -131,7 +150,10 @@ export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
   const clip = options.clip ? (await resolveClipArg(options.clip)).path : undefined;
   const loaded = loadRun(options.checkpoint, { clip, tokenizer: options.tokenizer });
   try {
-    refuseWritingIntoRun(loaded.runDir, { '--csv': options.csv, '--report': options.report, '--save-probabilities': options.saveProbabilities });
+    const outputs = { '--csv': options.csv, '--report': options.report, '--save-probabilities': options.saveProbabilities };
+    refuseWritingIntoRun(loaded.runDir, outputs);
+    refuseWritingIntoData(options.data, outputs);
+    checkOutputsWritable(options);
     const dataset = await openDataset(options.data, { format: options.format, splits: [options.split], ...(options.includeEmptySlices ? { msd: { emptyFraction: 1 } } : {}) });
     const threshold = options.maskThreshold ?? loaded.run.train.maskThreshold;
     let cases = withMaskThreshold(inValHalf(dataset.cases.filter((c) => c.split === options.split), options.valHalf), threshold);
@@ -198,8 +220,7 @@ export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
     let csv: string | null = null;
     if (options.csv || options.report) {
       csv = resolve(options.csv ?? join(options.report!, 'cases.csv'));
-      makeDir(resolve(csv, '..'));
-      writeFileSync(csv, evaluation.metric.toCsv());
+      writeFileAtomic(csv, evaluation.metric.toCsv());
     }
     let report: string | null = null;
     if (options.report) {

@@ -78,7 +78,10 @@ export async function buildApp(run: LoadedRun, options: AppOptions = {}): Promis
     counters.refused++;
     if (e.status >= 500 && e.code === 'internal') request.log.error(err);
     // The client went away: nothing to answer, nothing wrong with the server.
-    else if (e.status === 499) request.log.info({ status: 499, url: request.url.split('?')[0] }, 'client closed the connection');
+    else if (e.status === 499 && !abortLogged.has(request)) {
+      abortLogged.add(request);
+      request.log.info({ status: 499, url: request.url.split('?')[0] }, 'client closed the connection');
+    }
     void reply.code(e.status).headers(e.headers).type('application/json; charset=utf-8').send(errorBody(e));
   });
   app.setNotFoundHandler((request, reply) => {
@@ -113,6 +116,14 @@ export async function buildApp(run: LoadedRun, options: AppOptions = {}): Promis
     },
   });
 
+  // A client that leaves while its request waits or runs: no response will be sent, so no
+  // onResponse either; logged here, once (the error handler logs one that leaves mid-upload).
+  const abortLogged = new WeakSet<FastifyRequest>();
+  app.addHook('onRequestAbort', async (request) => {
+    if (abortLogged.has(request)) return;
+    abortLogged.add(request);
+    request.log.info({ status: 499, url: request.url.split('?')[0] }, 'client closed the connection');
+  });
   app.addHook('onResponse', async (request, reply) => {
     metrics.observe(request, reply);
     request.log.info(

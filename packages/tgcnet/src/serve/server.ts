@@ -53,7 +53,8 @@ export async function serveCommand(opts: ServeOptions): Promise<void> {
       allowedOrigins: opts.allowedOrigins ?? [],
       modelLoadSeconds,
       loopback: isLoopback(opts.host),
-      logger: { level: opts.logLevel ?? 'info' },
+      // On stderr, as the help says: stdout carries the listening line scripts read.
+      logger: { level: opts.logLevel ?? 'info', stream: process.stderr },
       limits: {
         maxBodyBytes: opts.maxBodyMb !== undefined ? Math.round(opts.maxBodyMb * 1024 * 1024) : DEFAULT_LIMITS.maxBodyBytes,
         maxPixels: opts.maxPixels ?? DEFAULT_LIMITS.maxPixels,

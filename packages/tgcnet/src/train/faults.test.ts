@@ -3,7 +3,7 @@
 // already saved was lost. Tiny preset, 64-px synthetic data: seconds each.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -150,6 +150,8 @@ test('--resume refuses options that break exact resume, and --override applies t
   const record = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
   assert.equal(record.train.epochs, 4);
   assert.deepEqual(record.resumeOverrides, [{ step: 2, changed: { epochs: 4 } }]);
+  await train({ ...base, out, epochs: 4, resume: true, patience: 7, maxSteps: 1 });
+  assert.equal(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).train.patience, 7, 'the patience in force is recorded');
 });
 
 test('resume makes metrics.jsonl agree with last/: no duplicated epoch, no lost line', { skip }, async () => {
@@ -275,6 +277,26 @@ test('options a run could not record are refused before any work; outputs that w
   const same = spawnSync(process.execPath, [BIN, 'predict', '-c', run, '-i', img, '-t', 'lesion', '-o', img], { encoding: 'utf8' });
   assert.equal(same.status, 1);
   assert.match(same.stderr, /is the input image: the mask would replace it/);
+  // Through a symlink too, and never into the dataset.
+  symlinkSync(join(run, 'config.json'), join(dir, 'link.csv'));
+  const viaLink = spawnSync(process.execPath, [BIN, 'eval', '-c', run, '-d', data, '--csv', join(dir, 'link.csv')], { encoding: 'utf8' });
+  assert.equal(viaLink.status, 1);
+  assert.match(viaLink.stderr, /would write over .*config\.json/);
+  assert.ok(readFileSync(join(run, 'config.json')).equals(config), 'the run is intact');
+  const intoData = spawnSync(process.execPath, [BIN, 'eval', '-c', run, '-d', data, '--csv', join(data, 'Test_Folder', 'x.csv')], { encoding: 'utf8' });
+  assert.equal(intoData.status, 1);
+  assert.match(intoData.stderr, /is inside the dataset/);
+  const overlay = spawnSync(process.execPath, [BIN, 'predict', '-c', run, '-i', img, '-t', 'lesion', '-o', join(dir, 'm.png'), '--overlay', join(dir, 'm.png')], { encoding: 'utf8' });
+  assert.equal(overlay.status, 1);
+  assert.match(overlay.stderr, /--overlay .* is the mask's own file/);
+  // A run folder is a run's alone.
+  mkdirSync(join(dir, 'stuff'), { recursive: true });
+  writeFileSync(join(dir, 'stuff', 'notes.txt'), 'mine');
+  for (const [outDir, why] of [[join(data, 'runs', 'x'), /overlaps the dataset/], [join(run, 'sub'), /is inside the run/], [join(dir, 'stuff'), /already holds other files \(notes\.txt\)/]] as const) {
+    const r2 = spawnSync(process.execPath, [BIN, 'train', '-d', data, '-o', outDir, '--preset', 'tiny'], { encoding: 'utf8' });
+    assert.equal(r2.status, 1, `${outDir}: ${r2.stderr}`);
+    assert.match(r2.stderr, why);
+  }
   const folder = join(data, 'Test_Folder', 'img');
   const inside = spawnSync(process.execPath, [BIN, 'predict', '-c', run, '-i', folder, '-t', 'lesion', '-o', join(folder, 'masks')], { encoding: 'utf8' });
   assert.equal(inside.status, 1);

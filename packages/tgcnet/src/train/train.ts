@@ -1,8 +1,9 @@
 // The training loop: 0.5 Dice + 0.5 BCE, AdamW with warmup + cosine, gradient clipping,
 // validation every epoch, best/last checkpoints, exact resume, early stopping, a time
 // budget, Ctrl-C that saves and exits, progress and a JSONL metrics log.
-import { existsSync, rmSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { isWithin } from '../fs/real_path.js';
 import { loadSafetensors, manualSeed, memory, optim, setNumThreads, tidy } from '@tgcnet/torch';
 import { resolveClipArg } from '../clip/hub.js';
 import { ClipTokenizer } from '../clip/tokenizer.js';
@@ -29,7 +30,7 @@ import { pixelTextLoss, segmentationLoss } from './loss.js';
 import { type SchedulePlan, type TrainState, epochPlan, resizeToBudget } from './plan.js';
 import { MetricsLog } from './metrics_log.js';
 import { Progress } from './progress.js';
-import { reconcileResumeOptions } from './resume_options.js';
+import { FREE_RESUME_OPTIONS, reconcileResumeOptions } from './resume_options.js';
 import { lockFolder } from '../fs/folder_lock.js';
 import { makeDir } from '../fs/make_dir.js';
 
@@ -101,6 +102,30 @@ function splitValidation(train: CaseRecord[], seed: number): { train: CaseRecord
 }
 
 
+/**
+ * A run folder is a run's alone: not the dataset (its files would be mixed with checkpoints and
+ * read as cases), not inside another run, not a folder already holding other files.
+ */
+function refuseForeignFolder(runDir: string, options: TrainOptions): void {
+  const dataStat = statSync(options.data, { throwIfNoEntry: false });
+  const dataRoot = dataStat?.isDirectory() ? options.data : dirname(resolve(options.data));
+  // (A dataset that does not exist is said by the dataset reader.)
+  if (dataStat && (isWithin(runDir, dataRoot) || isWithin(dataRoot, runDir))) {
+    throw new Error(`--out ${options.out} overlaps the dataset ${options.data}: put the run in its own folder (e.g. runs/<name>)`);
+  }
+  for (let up = dirname(runDir); up !== dirname(up); up = dirname(up)) {
+    if (existsSync(join(up, 'config.json')) && (existsSync(join(up, 'best')) || existsSync(join(up, 'last')))) {
+      throw new Error(`--out ${options.out} is inside the run ${up}: put the run in its own folder`);
+    }
+  }
+  if (existsSync(runDir) && !existsSync(join(runDir, 'config.json'))) {
+    const others = readdirSync(runDir).filter((e) => !e.startsWith('.'));
+    if (others.length > 0) {
+      throw new Error(`--out ${options.out} already holds other files (${others.slice(0, 3).join(', ')}${others.length > 3 ? ', ...' : ''}): choose a new or empty folder for the run`);
+    }
+  }
+}
+
 /** The options as config.json records them; out-of-range values are refused here, before any work, not when the run is next loaded. */
 function recordableOptions(options: TrainOptions): TrainRecord {
   const { quiet: _q, explicit: _e, override: _o, ...recorded } = options;
@@ -122,6 +147,7 @@ export async function train(given: TrainOptions): Promise<TrainResult> {
   // ---- the run folder: checked before anything slow, locked, repaired after a kill ----
   const runDir = resolve(given.out);
   if (existsSync(runDir) && !statSync(runDir).isDirectory()) throw new Error(`--out ${given.out} is a file, not a folder: choose a folder for the run (e.g. runs/<name>)`);
+  refuseForeignFolder(runDir, given);
   makeDir(runDir, 'run folder');
   // Locked before anything is repaired or replaced: a second process must not touch a folder in use.
   const unlock = lockFolder(runDir, 'training');
@@ -274,6 +300,8 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
     // More (or fewer) epochs under --override: the cosine ends at the new last step.
     if (state.plan.sizedBy === 'epochs' && state.plan.epochSteps !== epochPlan(batchesPerEpoch, options.epochs).epochSteps) state.plan = epochPlan(batchesPerEpoch, options.epochs);
     run.resumedBy = [...(run.resumedBy ?? []), collectProvenance()];
+    // When to stop may change on a resume (typed again); the record says what is in force.
+    for (const key of FREE_RESUME_OPTIONS) if (options[key] !== undefined) (run.train as Record<string, unknown>)[key] = options[key];
     if (Object.keys(reconciled.changed).length > 0) {
       const changes = Object.entries(reconciled.changed).map(([k, [a, b]]) => `${k} ${JSON.stringify(a)} -> ${JSON.stringify(b)}`);
       log(`tgcnet: --override: resuming with ${changes.join(', ')}: this run no longer replays an uninterrupted one`);
