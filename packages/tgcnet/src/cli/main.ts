@@ -235,7 +235,7 @@ export function buildProgram(): Command {
 
   program
     .command('serve')
-    .description('HTTP API (POST /v1/segment, GET /v1/health, GET /v1/model) and a web viewer at /, one model in memory')
+    .description('HTTP API (POST /v1/segment, GET /v1/health, /v1/model, /metrics, /openapi.json, /docs) and a web viewer at /, one model in memory')
     .option('-c, --checkpoint <path>', 'run folder (runs/<name>) or its best/ or last/ (default: the demo\'s, demo-output/run)', DEMO_CHECKPOINT)
     .option('--host <addr>', 'address to bind (loopback by default; 0.0.0.0 exposes it to the network)', '127.0.0.1')
     .option('-p, --port <n>', 'port (0 picks a free one)', port, 8080)
@@ -312,7 +312,8 @@ function describeOption(option: Option): string {
   const extras: string[] = [];
   if (option.mandatory) extras.push('required');
   if (option.argChoices) extras.push(`choices: ${option.argChoices.join(', ')}`);
-  if (option.defaultValue !== undefined && !(Array.isArray(option.defaultValue) && option.defaultValue.length === 0) && option.defaultValue !== false) {
+  // (A description that already says its default is not told twice.)
+  if (option.defaultValue !== undefined && !/\bdefault\b/.test(option.description) && !(Array.isArray(option.defaultValue) && option.defaultValue.length === 0) && option.defaultValue !== false) {
     extras.push(`default: ${option.defaultValueDescription ?? JSON.stringify(option.defaultValue)}`);
   }
   return extras.length > 0 ? `${option.description} (${extras.join(', ')})` : option.description;
