@@ -20,7 +20,7 @@ import { extname } from 'node:path';
 import { inflateRawSync } from 'node:zlib';
 import dicomParser, { type DataSet } from 'dicom-parser';
 import { CODEC_SYNTAXES, type DecodedFrame, decodeFrame } from './dicom_codecs.js';
-import { RLE_LOSSLESS, storedPixels } from './dicom_pixels.js';
+import { RLE_LOSSLESS, requireUint16, storedPixels } from './dicom_pixels.js';
 import type { GreyImage } from './types.js';
 
 export const DICOM_EXTENSIONS = ['.dcm', '.dicom'];
@@ -91,7 +91,7 @@ const inflater = (bytes: Uint8Array, position: number): Uint8Array => {
 
 /** A parsed data set and its transfer syntax. Files without the Part 10 preamble are read too. */
 function parse(bytes: Uint8Array): { ds: DataSet; syntax: string } {
-  if (!isDicomBytesAt128(bytes)) return parseWithoutPreamble(bytes);
+  if (!isDicomBytes(bytes)) return parseWithoutPreamble(bytes);
   let meta: DataSet;
   try {
     meta = dicomParser.readPart10Header(bytes);
@@ -112,9 +112,6 @@ function parse(bytes: Uint8Array): { ds: DataSet; syntax: string } {
   }
 }
 
-function isDicomBytesAt128(bytes: Uint8Array): boolean {
-  return bytes.length >= 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d;
-}
 
 /**
  * A data set with no preamble and no file meta (older files, some archives): PS3.5 makes
@@ -138,11 +135,6 @@ function parseWithoutPreamble(bytes: Uint8Array): { ds: DataSet; syntax: string 
   }
 }
 
-function requireUint16(ds: DataSet, tag: string, name: string): number {
-  const v = ds.uint16(tag);
-  if (v === undefined) throw new Error(`no ${name} (${tag.slice(1, 5)},${tag.slice(5)}) in the data set`);
-  return v;
-}
 
 /** A data set that holds no image is named by its SOP class, not reported as a broken image. */
 function requireImage(ds: DataSet): void {
@@ -235,5 +227,5 @@ export function dicomSizeOf(bytes: Uint8Array): { width: number; height: number 
 
 /** Whether bytes are a DICOM Part 10 file (the "DICM" marker at byte 128). */
 export function isDicomBytes(bytes: Uint8Array): boolean {
-  return isDicomBytesAt128(bytes);
+  return bytes.length >= 132 && bytes[128] === 0x44 && bytes[129] === 0x49 && bytes[130] === 0x43 && bytes[131] === 0x4d;
 }

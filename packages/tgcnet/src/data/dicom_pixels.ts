@@ -17,7 +17,7 @@ export interface StoredPixels {
 
 export const RLE_LOSSLESS = '1.2.840.10008.1.2.5';
 
-function requireUint16(ds: DataSet, tag: string, name: string): number {
+export function requireUint16(ds: DataSet, tag: string, name: string): number {
   const v = ds.uint16(tag);
   if (v === undefined) throw new Error(`no ${name} (${tag.slice(1, 5)},${tag.slice(5)}) in the data set`);
   return v;

@@ -8,6 +8,7 @@
 // volumes are cut the same way, which is what a segmentation model needs. Decoded volumes
 // stay in a small LRU cache, since consecutive cases usually come from the same volume.
 import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
 import { open, readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { promisify } from 'node:util';
@@ -313,39 +314,10 @@ export async function decodeNifti(path: string): Promise<Volume> {
   return decodeNiftiBytes(await readFile(path), path);
 }
 
-/** The first `n` bytes of gzip data, inflating no more than that (a bomb costs nothing here). */
-function gunzipHead(bytes: Uint8Array, n: number): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    const unzip = createGunzip();
-    const chunks: Buffer[] = [];
-    let got = 0;
-    let done = false;
-    const finish = (err: Error | null) => {
-      if (done) return;
-      done = true;
-      unzip.destroy();
-      if (err && got === 0) reject(new Error(`cannot decompress: ${describeError(err)}`));
-      else resolve(Buffer.concat(chunks).subarray(0, n));
-    };
-    unzip.on('data', (c: Buffer) => {
-      chunks.push(c);
-      got += c.length;
-      if (got >= n) finish(null);
-    });
-    unzip.on('end', () => finish(null));
-    unzip.on('error', (e) => finish(e));
-    unzip.end(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-  });
-}
-
 /** The header block of NIfTI bytes (an upload), as readNiftiHeaderBlock gives it for a file. */
 export async function niftiHeaderOfBytes(bytes: Uint8Array): Promise<{ bytes: Uint8Array; header: nifti.NIFTI1 | nifti.NIFTI2 }> {
-  let head = bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b ? await gunzipHead(bytes, 540) : bytes.subarray(0, 540);
-  if (head.length < 348) throw new Error(`too short for a NIfTI header (${head.length} bytes)`);
-  const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
-  const size = dv.getInt32(0, true) === 348 || dv.getInt32(0, false) === 348 ? 348 : 540;
-  if (size === 348) head = head.subarray(0, 348);
-  return { bytes: head, header: parseHeader(head) };
+  const gz = bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+  return headerBlock(gz ? await inflateHead(Readable.from([Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]), 540) : bytes.subarray(0, 540));
 }
 
 /** Decodes NIfTI bytes (a file's, or an upload's); `name` is for messages. */
@@ -423,11 +395,15 @@ async function readHead(path: string, bytes: number): Promise<Uint8Array> {
     await fh.close();
   }
   if (!(first.length >= 2 && first[0] === 0x1f && first[1] === 0x8b)) return first;
+  return inflateHead(createReadStream(path), bytes);
+}
+
+/** The first `n` bytes a gzip stream inflates to, inflating no more than that (a bomb costs nothing here). */
+function inflateHead(input: Readable, n: number): Promise<Uint8Array> {
   return new Promise<Uint8Array>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let got = 0;
     let done = false;
-    const input = createReadStream(path);
     const unzip = createGunzip();
     const finish = (err: Error | null): void => {
       if (done) return;
@@ -435,12 +411,12 @@ async function readHead(path: string, bytes: number): Promise<Uint8Array> {
       input.destroy();
       unzip.destroy();
       if (err && got < 4) reject(new Error(`cannot decompress: ${describeError(err)}`));
-      else resolve(Buffer.concat(chunks).subarray(0, bytes));
+      else resolve(Buffer.concat(chunks).subarray(0, n));
     };
     unzip.on('data', (c: Buffer) => {
       chunks.push(c);
       got += c.length;
-      if (got >= bytes) finish(null);
+      if (got >= n) finish(null);
     });
     unzip.on('end', () => finish(null));
     unzip.on('error', (e) => finish(e));
@@ -455,12 +431,15 @@ async function readHead(path: string, bytes: number): Promise<Uint8Array> {
  * for this volume keep its geometry exactly (nifti_mask.ts).
  */
 export async function readNiftiHeaderBlock(path: string): Promise<{ bytes: Uint8Array; header: nifti.NIFTI1 | nifti.NIFTI2 }> {
-  let head = await readHead(path, 540);
+  return headerBlock(await readHead(path, 540));
+}
+
+/** A header block from the first (up to 540) bytes: NIfTI-1 keeps 348 of them, NIfTI-2 all 540. */
+function headerBlock(head: Uint8Array): { bytes: Uint8Array; header: nifti.NIFTI1 | nifti.NIFTI2 } {
   if (head.length < 348) throw new Error(`too short for a NIfTI header (${head.length} bytes)`);
   const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
-  const size = dv.getInt32(0, true) === 348 || dv.getInt32(0, false) === 348 ? 348 : 540;
-  if (size === 348) head = head.subarray(0, 348);
-  return { bytes: head, header: parseHeader(head) };
+  const block = dv.getInt32(0, true) === 348 || dv.getInt32(0, false) === 348 ? head.subarray(0, 348) : head;
+  return { bytes: block, header: parseHeader(block) };
 }
 
 /**

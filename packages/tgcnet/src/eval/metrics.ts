@@ -120,11 +120,17 @@ export class SegmentationMetric {
   /** Dice by group, a case counting in every group `groupsOf` gives it (e.g. each lung zone its prompt names). */
   byGroup(groupsOf: (c: CaseCounts) => string[]): { group: string; cases: number; diceMacro: number; diceMicro: number }[] {
     const groups = new Map<string, CaseCounts[]>();
-    for (const c of this.cases) for (const g of groupsOf(c)) groups.set(g, [...(groups.get(g) ?? []), c]);
+    for (const c of this.cases) {
+      for (const g of groupsOf(c)) {
+        const list = groups.get(g);
+        if (list) list.push(c);
+        else groups.set(g, [c]);
+      }
+    }
     return [...groups]
-      .map(([prompt, list]) => {
+      .map(([group, list]) => {
         const pooled = list.reduce((a, c) => ({ intersection: a.intersection + c.intersection, predicted: a.predicted + c.predicted, actual: a.actual + c.actual }), { intersection: 0, predicted: 0, actual: 0 });
-        return { group: prompt, cases: list.length, diceMacro: list.reduce((a, c) => a + diceOf(c), 0) / list.length, diceMicro: diceOf(pooled) };
+        return { group, cases: list.length, diceMacro: list.reduce((a, c) => a + diceOf(c), 0) / list.length, diceMicro: diceOf(pooled) };
       })
       .sort((a, b) => b.cases - a.cases || (a.group < b.group ? -1 : 1));
   }

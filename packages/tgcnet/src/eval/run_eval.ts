@@ -217,6 +217,8 @@ export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
       });
     }
     const diceCi = bootstrapDice(evaluation.metric.cases, { seed: options.seed ?? 0 });
+    const perPrompt = evaluation.metric.byPrompt();
+    const perZone = zoneBreakdown(evaluation);
     let csv: string | null = null;
     if (options.csv || options.report) {
       csv = resolve(options.csv ?? join(options.report!, 'cases.csv'));
@@ -240,8 +242,8 @@ export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
         title: `tgcnet evaluation: ${options.split} split of ${shown(resolve(options.data))}`,
         summary: evaluation,
         diceCi,
-        perPrompt: evaluation.metric.byPrompt(),
-        perZone: zoneBreakdown(evaluation),
+        perPrompt,
+        perZone,
         caseDice: evaluation.metric.cases.map((c) => diceOf(c)),
         threshold: options.threshold ?? 0.5,
         nsdTolerance: tolerance,
@@ -269,8 +271,8 @@ export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
       diceCi,
       surface: { ...surface, tolerance, spacing: spacings.size > 1 ? 'mixed' : spacings.has('mm (from the files)') ? 'mm (from the files)' : 'pixels' },
       empty: evaluation.empty ?? { both: 0, truthOnly: 0, predictionOnly: 0 },
-      perPrompt: evaluation.metric.byPrompt(),
-      perZone: zoneBreakdown(evaluation),
+      perPrompt,
+      perZone,
       threshold: options.threshold ?? 0.5,
       ...(control ? { shuffledPrompts: summary(control) } : {}),
       csv,

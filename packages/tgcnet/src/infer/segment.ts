@@ -6,7 +6,7 @@ import { type LoadedCase, resizeGrey } from '../data/loader.js';
 import type { GreyImage } from '../data/types.js';
 import type { LoadedRun } from '../run/checkpoint.js';
 import { collate } from '../model/inputs.js';
-import { logitsToMask } from '../model/masks.js';
+import { type MaskOptions, logitsToMask } from '../model/masks.js';
 
 export interface Segmentation {
   width: number;
@@ -41,16 +41,20 @@ export function segmentPrepared(run: LoadedRun, cases: LoadedCase[]): Segmentati
   return noGrad(() =>
     tidy(() => {
       const batch = collate(cases, { config: run.run.model, tokenizer: run.tokenizer, augment: null, seed: 0 });
-      const logits = run.model.forward(batch.inputs);
-      return cases.map((c, i) => {
-        const { width, height } = c.original;
-        const { mask, meanProbability } = logitsToMask(logits.narrow(0, i, 1), height, width);
-        let area = 0;
-        for (const v of mask) area += v;
-        return { width, height, mask, area, meanProbability };
-      });
+      return segmentationsOf(run.model.forward(batch.inputs), cases, {});
     }),
   );
+}
+
+/** One Segmentation per case from a batch of logits, each at its image's own size. */
+function segmentationsOf(logits: Tensor, cases: LoadedCase[], options: MaskOptions): Segmentation[] {
+  return cases.map((c, i) => {
+    const { width, height } = c.original;
+    const { mask, meanProbability, probabilities } = logitsToMask(logits.narrow(0, i, 1), height, width, options);
+    let area = 0;
+    for (const v of mask) area += v;
+    return { width, height, mask, area, meanProbability, ...(probabilities ? { probabilities } : {}) };
+  });
 }
 
 export async function segment(run: LoadedRun, image: GreyImage, text: string, aux: string | null = null): Promise<Segmentation> {
@@ -67,7 +71,7 @@ export async function segmentPrompts(
   run: LoadedRun,
   image: GreyImage,
   prompts: { text: string; aux: string | null }[],
-  options: { threshold?: number; probabilities?: boolean } = {},
+  options: MaskOptions = {},
 ): Promise<Segmentation[]> {
   if (prompts.length === 0) return [];
   for (const p of prompts) if (p.text.trim().length === 0) throw new Error('a prompt is empty: say what to segment');
@@ -78,13 +82,7 @@ export async function segmentPrompts(
       const batch = collate(cases, { config: run.run.model, tokenizer: run.tokenizer, augment: null, seed: 0 });
       const first = (t: Tensor | null) => (t === null ? null : t.narrow(0, 0, 1));
       const logits = run.model.forwardPrompts({ ...batch.inputs, vitPixels: first(batch.inputs.vitPixels), cnnPixels: first(batch.inputs.cnnPixels) });
-      return cases.map((c, i) => {
-        const { width, height } = c.original;
-        const { mask, meanProbability, probabilities } = logitsToMask(logits.narrow(0, i, 1), height, width, { threshold: options.threshold, probabilities: options.probabilities });
-        let area = 0;
-        for (const v of mask) area += v;
-        return { width, height, mask, area, meanProbability, ...(probabilities ? { probabilities } : {}) };
-      });
+      return segmentationsOf(logits, cases, options);
     }),
   );
 }

@@ -73,6 +73,9 @@ export async function buildApp(run: LoadedRun, options: AppOptions = {}): Promis
     },
   });
 
+  // A client that leaves: logged once, by the error handler (mid-upload) or by onRequestAbort
+  // (while its request waits or runs: no response, so no onResponse either).
+  const abortLogged = new WeakSet<FastifyRequest>();
   app.setErrorHandler((err, request, reply) => {
     const e = toApiError(err, limits);
     counters.refused++;
@@ -116,9 +119,6 @@ export async function buildApp(run: LoadedRun, options: AppOptions = {}): Promis
     },
   });
 
-  // A client that leaves while its request waits or runs: no response will be sent, so no
-  // onResponse either; logged here, once (the error handler logs one that leaves mid-upload).
-  const abortLogged = new WeakSet<FastifyRequest>();
   app.addHook('onRequestAbort', async (request) => {
     if (abortLogged.has(request)) return;
     abortLogged.add(request);

@@ -88,6 +88,15 @@ async function readFields(request: FastifyRequest, limits: ServeLimits): Promise
   return { image, texts, auxes };
 }
 
+/** The aux a JSON answer reports for one prompt: the text used, where it came from, and why none. */
+function auxFields(aux: ReturnType<AuxResolver['resolve']>): { aux: string | null; aux_source: string; note?: string } {
+  return { aux: aux.aux, aux_source: aux.source, ...(aux.note ? { note: aux.note } : {}) };
+}
+
+function timings(elapsedMs: number, inferenceMs: number): { elapsed_ms: number; inference_ms: number } {
+  return { elapsed_ms: Math.round(elapsedMs * 10) / 10, inference_ms: Math.round(inferenceMs * 10) / 10 };
+}
+
 function wantsJson(request: FastifyRequest): boolean {
   const accept = request.headers.accept;
   return typeof accept === 'string' && /\bapplication\/json\b/i.test(accept);
@@ -158,11 +167,8 @@ async function answerVolume(
       slice_areas: seg.sliceAreas,
       mean_probability: seg.meanProbability,
       prompt: text,
-      aux: aux.aux,
-      aux_source: aux.source,
-      ...(aux.note ? { note: aux.note } : {}),
-      elapsed_ms: Math.round(elapsedMs * 10) / 10,
-      inference_ms: Math.round(inferenceMs * 10) / 10,
+      ...auxFields(aux),
+      ...timings(elapsedMs, inferenceMs),
     });
   }
   return reply
@@ -211,16 +217,13 @@ export function registerSegmentRoute(app: FastifyInstance, ctx: SegmentRouteCont
         height: segs[0].height,
         results: segs.map((seg, i) => ({
           prompt: fields.texts[i],
-          aux: auxes[i].aux,
-          aux_source: auxes[i].source,
-          ...(auxes[i].note ? { note: auxes[i].note } : {}),
+          ...auxFields(auxes[i]),
           mask_png_base64: pngs[i].toString('base64'),
           ...probabilityField(i),
           area: seg.area,
           mean_probability: seg.meanProbability,
         })),
-        elapsed_ms: Math.round(elapsedMs * 10) / 10,
-        inference_ms: Math.round(inferenceMs * 10) / 10,
+        ...timings(elapsedMs, inferenceMs),
       });
     }
     const [seg] = segs;
@@ -236,11 +239,8 @@ export function registerSegmentRoute(app: FastifyInstance, ctx: SegmentRouteCont
         area: seg.area,
         mean_probability: seg.meanProbability,
         prompt: text,
-        aux: aux.aux,
-        aux_source: aux.source,
-        ...(aux.note ? { note: aux.note } : {}),
-        elapsed_ms: Math.round(elapsedMs * 10) / 10,
-        inference_ms: Math.round(inferenceMs * 10) / 10,
+        ...auxFields(aux),
+        ...timings(elapsedMs, inferenceMs),
       });
     }
     return reply

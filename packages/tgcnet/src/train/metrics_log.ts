@@ -2,8 +2,9 @@
 // it describes is durable. A run killed between the two loses a line, which resume puts back
 // from last/metrics.json; lines past the checkpoint resume starts from are dropped, so a
 // resumed run never shows an epoch twice.
-import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../fs/atomic.js';
 
 export class MetricsLog {
   readonly path: string;
@@ -43,11 +44,7 @@ export class MetricsLog {
       });
     const restored = saved !== null && saved.step === step && !has(saved);
     if (restored) kept.push(JSON.stringify(saved));
-    if (dropped > 0 || restored) {
-      const tmp = `${this.path}.tmp-${process.pid}`;
-      writeFileSync(tmp, kept.map((l) => `${l}\n`).join(''));
-      renameSync(tmp, this.path);
-    }
+    if (dropped > 0 || restored) writeFileAtomic(this.path, kept.map((l) => `${l}\n`).join(''));
     return { dropped, restored };
   }
 }
