@@ -19,6 +19,8 @@ export interface DemoOptions {
   data?: string;
   /** Overrides of the small preset (key=value), for ablations under the demo's own protocol. */
   set?: string[];
+  /** Probability that a training case asks one of its negative prompts (default 0: measured, it costs Dice; README). */
+  negativePrompts?: number;
   json?: boolean;
 }
 
@@ -60,7 +62,7 @@ export async function demo(opts: DemoOptions): Promise<{ pass: boolean; exitCode
     say(`using the dataset at ${dataDir}`);
   } else {
     dataDir = join(out, 'data');
-    const stamp = JSON.stringify({ n: opts.n, seed: opts.seed, style: opts.style, version: 2 });
+    const stamp = JSON.stringify({ n: opts.n, seed: opts.seed, style: opts.style, version: 3 });
     const stampFile = join(out, 'data.json');
     if (existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp && existsSync(dataDir)) {
       say(`reusing synthetic data in ${dataDir}`);
@@ -94,6 +96,7 @@ export async function demo(opts: DemoOptions): Promise<{ pass: boolean; exitCode
     // few hundred steps the demo spends its budget on learning which zone is which rather than
     // on invariance to rotations it never sees at test time.
     augment: false,
+    ...(opts.negativePrompts ? { negativePrompts: opts.negativePrompts } : {}),
   });
   if (trained.stoppedBy === 'interrupt') {
     say(`stopped by ${trained.signal}: the run in ${runDir} is saved (\`tgcnet train --resume\` continues it); nothing evaluated`);
@@ -122,6 +125,7 @@ export async function demo(opts: DemoOptions): Promise<{ pass: boolean; exitCode
     test: { cases: evaluation.cases, dice: evaluation.dice, iou: evaluation.iou },
     shuffledPrompts: evaluation.shuffledPrompts,
     drop: evaluation.dice.micro - shuffled,
+    negativePrompts: evaluation.negativePrompts ?? null,
     probe,
     verdict,
     provenance: evaluation.provenance,
@@ -143,6 +147,10 @@ export async function demo(opts: DemoOptions): Promise<{ pass: boolean; exitCode
       `${result.provenance.training?.threads ?? '?'} thread(s), ${result.provenance.training?.cpu ?? 'unknown CPU'})\n` +
       `  test Dice ${f(evaluation.dice.micro)} micro / ${f(evaluation.dice.macro)} macro, IoU ${f(evaluation.iou.micro)} micro (${evaluation.cases} cases)\n` +
       `  same model, shuffled prompts: Dice ${f(shuffled)} micro (drop ${f(result.drop)})\n` +
+      (result.negativePrompts
+        ? `  asked about zones without a lesion: ${(100 * result.negativePrompts.emptyFraction).toFixed(1)}% of ${result.negativePrompts.cases} test cases empty, ` +
+          `${result.negativePrompts.meanArea.toFixed(0)} px marked per case (${(100 * result.negativePrompts.areaRatio).toFixed(1)}% of the area under their own prompts)\n`
+        : '') +
       `  probe: test image ${probe.case} under three prompts, predicted mask area:\n${probeLines.join('\n')}\n` +
       `  report: ${evaluation.report}\n\n${verdict.sentence}\n`,
   );

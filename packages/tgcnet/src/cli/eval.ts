@@ -46,6 +46,13 @@ export async function evalCommand(o: Record<string, unknown>): Promise<void> {
       `empty: ${r.empty.both} both, ${r.empty.truthOnly} ground truth only, ${r.empty.predictionOnly} prediction only\n`,
   );
   if (r.shuffledPrompts) process.stdout.write(`with shuffled prompts: Dice ${f(r.shuffledPrompts.dice.micro)} micro / ${f(r.shuffledPrompts.dice.macro)} macro\n`);
+  if (r.negativePrompts) {
+    const n = r.negativePrompts;
+    process.stdout.write(
+      `asked about zones without a lesion (negative_prompts.jsonl): ${(100 * n.emptyFraction).toFixed(1)}% of ${n.cases} cases empty, ` +
+        `${n.meanArea.toFixed(0)} px marked per case (${(100 * n.areaRatio).toFixed(1)}% of the area under their own prompts)\n`,
+    );
+  }
   if (r.csv) process.stdout.write(`per-case CSV: ${r.csv}\n`);
   if (r.report) process.stdout.write(`report: ${r.report}\n`);
 }

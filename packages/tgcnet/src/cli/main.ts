@@ -55,8 +55,9 @@ export function buildProgram(): Command {
     .addOption(new Option('--style <name>', 'synthetic style: lvit (LViT wording) or clinical (zone wording, other images)').choices(['lvit', 'clinical']).default('lvit'))
     .option('--data <dir>', 'score the demo protocol on this dataset instead of generating one')
     .option('--set <key=value>', 'override a field of the small preset (repeatable), e.g. for an ablation: decoder.textGate=false', collect, [])
+    .option('--negative-prompts <p>', 'probability that a training case asks a prompt naming only zones it has no lesion in, with an empty target (0-1; measured, off by default: README)', unitInterval, 0)
     .option('--json', 'print the result as JSON')
-    .action(async (opts: { out: string; minutes: number; n: number; seed: number; style: SynthStyle; data?: string; set: string[]; json?: boolean }) => {
+    .action(async (opts: { out: string; minutes: number; n: number; seed: number; style: SynthStyle; data?: string; set: string[]; negativePrompts: number; json?: boolean }) => {
       const { demo } = await import('./demo.js');
       const { pass, exitCode } = await demo(opts);
       if (!pass) process.exitCode = exitCode ?? 1;
@@ -173,6 +174,7 @@ export function buildProgram(): Command {
     .option('--override <names>', 'with --resume: apply these changed options anyway, comma-separated (e.g. epochs,lr); the run then no longer replays an uninterrupted one', commaList, [])
     .option('--aux-prompts <file|offline>', 'auxiliary prompts JSONL (default: <data>/aux_prompts.jsonl when present), or offline: the offline expander for every prompt, paraphrases included')
     .option('--prompt-augment <p>', 'probability that a training prompt is reworded and gets typing slips (0-1)', unitInterval, 0)
+    .option('--negative-prompts <p>', "probability that a training case asks one of its negative prompts (<data>/negative_prompts.jsonl: zones it has no lesion in) with an empty target (0-1)", unitInterval, 0)
     .addOption(new Option('--val-half <a|b>', 'validate (and select the best checkpoint) on one fixed, hashed half of the validation split').choices(['a', 'b']))
     .option('--mask-threshold <v>', 'binarise 2-D masks as foreground > v (0-254) instead of the automatic rule (> 127, or > 0 in 0/1 masks)', maskThreshold)
     .option('--threads <n>', 'libtorch threads (default: OMP_NUM_THREADS, else all cores; 1 is fastest for the small preset on 2 cores)', positiveInt)

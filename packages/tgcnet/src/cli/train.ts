@@ -21,6 +21,7 @@ export async function trainCommand(o: Record<string, unknown>): Promise<void> {
     patience: o.patience as number,
     augment: o.augment !== false,
     promptAugment: o.promptAugment as number | undefined,
+    negativePrompts: o.negativePrompts as number | undefined,
     valHalf: o.valHalf as 'a' | 'b' | undefined,
     skipBad: o.skipBad === true,
     limitTrain: o.limitTrain as number | undefined,

@@ -27,6 +27,8 @@ export interface CaseRecord {
   text: string;
   /** The auxiliary prompt, when the dataset carries one. */
   aux: string | null;
+  /** Prompts whose answer for this image is an empty mask (data/negative_prompts.ts), with their aux. */
+  negatives?: { prompt: string; aux: string | null }[];
 }
 
 /** A bad row found while reading or validating, named so a person can fix it. */

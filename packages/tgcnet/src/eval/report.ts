@@ -34,6 +34,8 @@ export interface ReportInput {
   caseDice?: number[];
   threshold?: number;
   nsdTolerance?: number;
+  /** Each case under a prompt naming only zones without its lesions (run_eval.ts). */
+  negativePrompts?: { cases: number; emptyFraction: number; meanArea: number; areaRatio: number };
 }
 
 function escapeHtml(s: string): string {
@@ -190,6 +192,7 @@ figure img{image-rendering:pixelated;max-width:100%;height:auto}figcaption{font-
 ${ci ? `<p>95% bootstrap intervals (${ci.resamples} resamples of the cases): Dice micro ${ci.micro[0].toFixed(4)}-${ci.micro[1].toFixed(4)}, macro ${ci.macro[0].toFixed(4)}-${ci.macro[1].toFixed(4)}.</p>` : ''}
 <p>Micro pools pixels over all cases; macro averages per-case scores. A case whose prediction and ground truth are both empty scores Dice 1${e ? ` (${e.both} such cases; ${e.truthOnly} with an empty ground truth but a prediction, ${e.predictionOnly} with a lesion but an empty prediction, Dice 0)` : ''}.
 HD95 (in mm where the files give a spacing, else pixels) is undefined when either mask is empty and NSD when both are, as in MONAI; their summaries leave those cases out${input.summary.surface ? ` (HD95 over ${input.summary.surface.hd95.cases} cases, NSD over ${input.summary.surface.nsd.cases})` : ''}.</p>
+${input.negativePrompts ? `<p>Asked about zones where the film has no lesion (${input.negativePrompts.cases} cases, each under one prompt naming only such zones; the right answer is an empty mask): ${(100 * input.negativePrompts.emptyFraction).toFixed(1)}% empty, ${input.negativePrompts.meanArea.toFixed(0)} px marked per case on average, ${(100 * input.negativePrompts.areaRatio).toFixed(1)}% of the area marked under the cases' own prompts.</p>` : ''}
 <div class="charts">${diceHistogram(input.caseDice ?? [])}</div>
 ${prompts.length > 0 ? `<h2>By prompt</h2>
 <table><thead><tr><th scope="col">prompt</th><th scope="col">cases</th><th scope="col">Dice macro</th><th scope="col">Dice micro</th></tr></thead>

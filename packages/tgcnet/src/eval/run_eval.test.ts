@@ -7,6 +7,12 @@ import { NIFTI_TYPES, tempDir, writeNifti, writeText } from '../data/formats/tes
 import { writeTinyRun } from '../infer/testing.js';
 import { defaultBpePath } from '../paths.js';
 import { evaluateRun } from './run_eval.js';
+import { loadImage } from '../data/images.js';
+import { readNegativePrompts } from '../data/negative_prompts.js';
+import { writeSynthDataset } from '../data/synth_dataset.js';
+import { segment } from '../infer/segment.js';
+import { loadRun } from '../run/checkpoint.js';
+import * as T from '@tgcnet/torch';
 
 const bpe = defaultBpePath();
 const skip = bpe === null ? 'needs ../shared/clip (CLIP BPE vocabulary)' : false;
@@ -41,4 +47,35 @@ test('--include-empty-slices scores organ-absent slices too; distances are in mm
   assert.equal(organOnly.empty.both + organOnly.empty.truthOnly, 0, 'without the flag, every case has the organ');
   assert.equal(all.empty.both + all.empty.truthOnly, all.cases - organOnly.cases, 'the added slices have an empty ground truth');
   assert.equal(all.surface.spacing, 'mm (from the files)');
+});
+
+test('each case is asked its first negative prompt: the areas marked are those segment() gives for it', { skip }, async () => {
+  const data = join(dir, 'synth');
+  await writeSynthDataset({ out: data, n: 15, seed: 2, size: 32 });
+  const result = await evaluateRun({ checkpoint: join(dir, 'run'), data, split: 'test' });
+  const negatives = readNegativePrompts(data)!.byId;
+  const run = loadRun(join(dir, 'run'));
+  let area = 0;
+  let empty = 0;
+  // The test split is the dataset's last cases.
+  const ids = [...negatives.keys()].slice(-result.cases);
+  assert.ok(ids.length >= 2);
+  try {
+    for (const id of ids) {
+      const image = await loadImage({ kind: 'file', path: join(data, 'Test_Folder', 'img', `${id}.png`) });
+      const marked = (await segment(run, image, negatives.get(id)![0])).mask.reduce((a, v) => a + (v ? 1 : 0), 0);
+      area += marked;
+      if (marked === 0) empty++;
+    }
+  } finally {
+    run.model.dispose();
+  }
+  assert.ok(area > 0, 'the random model marks something: the comparison is not 0 = 0');
+  assert.equal(result.negativePrompts?.cases, ids.length);
+  assert.equal(result.negativePrompts?.meanArea, area / ids.length);
+  assert.equal(result.negativePrompts?.emptyFraction, empty / ids.length);
+  assert.equal(T.memory().tensors, 0);
+  // No file, no figure.
+  const plain = await evaluateRun({ checkpoint: join(dir, 'run'), data: join(dir, 'Task09_Spleen'), split: 'train' });
+  assert.equal(plain.negativePrompts, undefined);
 });

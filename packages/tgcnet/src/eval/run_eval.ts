@@ -11,6 +11,7 @@ import { mulberry32 } from '../random.js';
 import type { CaseRecord, FormatName, Split } from '../data/types.js';
 import { formatProblems, validateDataset } from '../data/validate.js';
 import { withMaskThreshold } from '../data/mask_values.js';
+import { attachNegativePrompts, readNegativePrompts } from '../data/negative_prompts.js';
 import { type Provenance, collectProvenance } from '../run/provenance.js';
 import { resolveClipArg } from '../clip/hub.js';
 import { warnToStderr } from '../prompts/store.js';
@@ -72,6 +73,12 @@ export interface EvalResult {
   perZone: { zone: string; cases: number; diceMacro: number; diceMicro: number }[];
   threshold: number;
   shuffledPrompts?: { dice: { macro: number; micro: number }; iou: { macro: number; micro: number } };
+  /**
+   * Each case asked its first negative prompt (one naming only zones it has no lesion in, from
+   * <data>/negative_prompts.jsonl), whose right answer is an empty mask; absent when the dataset
+   * has no such file. `areaRatio`: pixels marked under those prompts / pixels marked under the cases' own prompts.
+   */
+  negativePrompts?: { cases: number; emptyFraction: number; meanArea: number; areaRatio: number };
   csv: string | null;
   report: string | null;
   /** Where this evaluation ran, and where the evaluated run was trained (null for older runs). */
@@ -134,6 +141,12 @@ function checkOutputsWritable(options: EvalOptions): void {
   if (options.saveProbabilities) makeDir(options.saveProbabilities, 'probability folder');
 }
 
+function foreground(mask: Uint8Array): number {
+  let n = 0;
+  for (let i = 0; i < mask.length; i++) n += mask[i];
+  return n;
+}
+
 function safeName(id: string): string {
   return id.replace(/[^A-Za-z0-9_.-]/g, '_');
 }
@@ -159,6 +172,8 @@ export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
     let cases = withMaskThreshold(inValHalf(dataset.cases.filter((c) => c.split === options.split), options.valHalf), threshold);
     if (cases.length === 0) throw new Error(`${options.data}: no '${options.split}' cases (format ${dataset.format})`);
     const model = loaded.run.model;
+    const negatives = readNegativePrompts(options.data);
+    if (negatives) attachNegativePrompts(cases, negatives.byId);
     if (usesAux(model)) {
       const auxPrompts = openRunAux(loaded, options.auxPrompts, warnToStderr);
       const missing = auxPrompts.missingWarning(auxPrompts.attach(cases));
@@ -178,6 +193,7 @@ export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
     const keep = new Map<string, ReportCase>();
     const tolerance = options.nsdTolerance ?? 2;
     const spacings = new Set<string>();
+    let ownArea = 0;
     const probabilityDir = options.saveProbabilities ? makeDir(options.saveProbabilities, 'probability folder') : null;
     const writes: Promise<void>[] = [];
     const evaluation: Evaluation = await evaluateCases(loaded.model, cases, {
@@ -190,6 +206,7 @@ export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
       probabilities: probabilityDir !== null,
       onProgress: options.onProgress,
       onPrediction: (c, prediction, width, height, _mean, probabilities) => {
+        ownArea += foreground(prediction);
         spacings.add(c.original.spacing ? 'mm (from the files)' : 'pixels');
         if (probabilityDir && probabilities) writes.push(writeProbabilityPng(join(probabilityDir, `${safeName(c.record.id)}_prob.png`), probabilities, width, height));
         if (!options.report || !c.original.image || !c.original.mask) return;
@@ -215,6 +232,26 @@ export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
         threshold: options.threshold,
         prompts: shuffledPrompts(cases, options.seed ?? 0),
       });
+    }
+    let negativeScore: EvalResult['negativePrompts'] | undefined;
+    const asked = cases.filter((c) => (c.negatives?.length ?? 0) > 0);
+    if (asked.length > 0) {
+      let area = 0;
+      let empty = 0;
+      await evaluateCases(loaded.model, asked, {
+        config: loaded.run.model,
+        tokenizer: loaded.tokenizer,
+        batch: options.batch ?? 8,
+        atOriginalSize: true,
+        threshold: options.threshold,
+        prompts: new Map(asked.map((c) => [c.id, c.negatives![0]])),
+        onPrediction: (_c, prediction) => {
+          const n = foreground(prediction);
+          area += n;
+          if (n === 0) empty++;
+        },
+      });
+      negativeScore = { cases: asked.length, emptyFraction: empty / asked.length, meanArea: area / asked.length, areaRatio: ownArea > 0 ? area / ownArea : 0 };
     }
     const diceCi = bootstrapDice(evaluation.metric.cases, { seed: options.seed ?? 0 });
     const perPrompt = evaluation.metric.byPrompt();
@@ -248,6 +285,7 @@ export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
         threshold: options.threshold ?? 0.5,
         nsdTolerance: tolerance,
         extraRows: control ? [{ label: 'same model, shuffled prompts', summary: control }] : [],
+        negativePrompts: negativeScore,
         metricsLog: join(loaded.runDir, 'metrics.jsonl'),
         best: pick(ranked.slice(0, n)),
         worst: pick(ranked.slice(-n).reverse()),
@@ -275,6 +313,7 @@ export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
       perZone,
       threshold: options.threshold ?? 0.5,
       ...(control ? { shuffledPrompts: summary(control) } : {}),
+      ...(negativeScore ? { negativePrompts: negativeScore } : {}),
       csv,
       report,
       provenance: { evaluation: collectProvenance(), training: loaded.run.provenance ?? null },

@@ -7,6 +7,7 @@ import { PreprocessorConfig } from '../clip/config.js';
 import type { ClipTokenizer } from '../clip/tokenizer.js';
 import { type AugmentOptions, type SampleAugment, augmentImages, augmentMasks, isIdentity, sampleAugment } from '../data/augment.js';
 import type { LoadedCase } from '../data/loader.js';
+import { mulberry32 } from '../random.js';
 import { transformText } from '../data/text_transforms.js';
 import type { TgcConfig } from './config.js';
 import type { TextBatch } from './text_cache.js';
@@ -66,6 +67,18 @@ export interface CollateOptions {
   promptOverride?: { prompt: string; aux: string | null }[];
   /** Training: the probability that a case's prompt is reworded and gets typing slips (data/prompt_augment.ts). */
   promptAugment?: number;
+  /** Training: the probability that a case with negative prompts gets one of them and an empty target (data/negative_prompts.ts). */
+  negativeRate?: number;
+}
+
+/** Which cases of a batch ask a negative prompt (index into the case's negatives), seeded per case and step. */
+function drawNegatives(cases: LoadedCase[], rate: number | undefined, seed: number): (number | null)[] {
+  return cases.map((c, i) => {
+    const n = c.record.negatives?.length ?? 0;
+    if (!rate || n === 0 || c.mask === null) return null;
+    const rand = mulberry32((seed * 6151 + i * 92_821 + 29) >>> 0);
+    return rand() < rate ? Math.floor(rand() * n) : null;
+  });
 }
 
 export function collate(cases: LoadedCase[], options: CollateOptions): ModelBatch {
@@ -73,11 +86,13 @@ export function collate(cases: LoadedCase[], options: CollateOptions): ModelBatc
   const B = cases.length;
   const params: SampleAugment[] | null =
     options.augment && !isIdentity(options.augment) ? cases.map((_, i) => sampleAugment(options.augment!, options.seed * 4099 + i)) : null;
+  const negative = drawNegatives(cases, options.negativeRate, options.seed);
   const texts: string[] = [];
   const auxTexts: string[] = [];
   const auxPresent: boolean[] = [];
   cases.forEach((c, i) => {
-    const given = options.promptOverride?.[i] ?? { prompt: c.record.text, aux: c.record.aux };
+    const asked = negative[i];
+    const given = options.promptOverride?.[i] ?? (asked === null ? { prompt: c.record.text, aux: c.record.aux } : c.record.negatives![asked]);
     const { prompt, aux } = transformText(given, {
       flip: params?.[i].flip ?? false,
       promptAugment: options.promptAugment,
@@ -95,7 +110,9 @@ export function collate(cases: LoadedCase[], options: CollateOptions): ModelBatc
     const vit =
       config.encoder === 'cnn-only' ? null : clipNormalize(warp(stackGrey(cases.map((c) => c.vit!), config.vitInput).float().div(255)));
     const labelled = cases.every((c) => c.mask !== null);
-    let masks: Tensor | null = labelled ? stackGrey(cases.map((c) => c.mask!), config.cnnInput).float() : null;
+    // A negative prompt's answer is no lesion at all.
+    const targets = cases.map((c, i) => (negative[i] === null ? c.mask! : new Uint8Array(c.mask!.length)));
+    let masks: Tensor | null = labelled ? stackGrey(targets, config.cnnInput).float() : null;
     if (masks && params) masks = augmentMasks(masks, params);
     const needAux = auxPresent.some(Boolean);
     const inputs: TgcInputs = {

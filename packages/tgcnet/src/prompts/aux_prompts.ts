@@ -95,12 +95,13 @@ export class AuxPrompts {
     }
   }
 
-  /** Gives every case without aux its text (a dataset's own aux, e.g. a manifest's column, is kept). */
+  /** Gives every case without aux its text (a dataset's own aux, e.g. a manifest's column, is kept), and each negative prompt its own. */
   attach(cases: CaseRecord[]): AttachResult {
     let attached = 0;
     let missing = 0;
     const missingPrompts = new Set<string>();
     for (const c of cases) {
+      for (const n of c.negatives ?? []) if (n.aux === null) n.aux = this.get(n.prompt);
       if (c.aux !== null && c.aux !== '') continue;
       const aux = this.get(c.text);
       if (aux !== null) {

@@ -29,6 +29,7 @@ export const TrainRecord = z
     patience: z.number().int().nonnegative().optional(),
     augment: z.union([z.boolean(), z.literal('flip')]).optional(),
     promptAugment: z.number().min(0).max(1).optional(),
+    negativePrompts: z.number().min(0).max(1).optional(),
     valHalf: z.enum(['a', 'b']).optional(),
     limitTrain: z.number().int().positive().optional(),
     limitVal: z.number().int().positive().optional(),

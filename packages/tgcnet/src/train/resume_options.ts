@@ -19,6 +19,7 @@ export const EXACT_RESUME_OPTIONS = [
   'seed',
   'augment',
   'promptAugment',
+  'negativePrompts',
   'valHalf',
   'limitTrain',
   'limitVal',

@@ -13,6 +13,7 @@ import { Loader } from '../data/loader.js';
 import type { CaseRecord, FormatName } from '../data/types.js';
 import { formatProblems, validateDataset } from '../data/validate.js';
 import { withMaskThreshold } from '../data/mask_values.js';
+import { NEGATIVE_PROMPTS_FILE, attachNegativePrompts, negativePromptsPath, readNegativePrompts } from '../data/negative_prompts.js';
 import { type ValHalf, inValHalf } from '../data/val_half.js';
 import { evaluateCases } from '../eval/evaluate.js';
 import { buildConfig } from '../model/config.js';
@@ -60,6 +61,8 @@ export interface TrainOptions {
   maskThreshold?: number;
   /** Probability that a training prompt is reworded and gets typing slips (0: never). */
   promptAugment?: number;
+  /** Probability that a training case with negative prompts (data/negative_prompts.ts) asks one, with an empty target (0: never). */
+  negativePrompts?: number;
   skipBad?: boolean;
   /** Use at most this many training / validation cases (quick runs). */
   limitTrain?: number;
@@ -199,6 +202,15 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
   // ---- data ----
   const opened = await openDataset(options.data, { format: options.format, splits: ['train', 'val'] });
   const dataset = { ...opened, cases: withMaskThreshold(opened.cases, options.maskThreshold) };
+  if (options.negativePrompts) {
+    const negatives = readNegativePrompts(options.data);
+    if (negatives === null) {
+      log(`tgcnet: warning: --negative-prompts ${options.negativePrompts}: the dataset has no ${NEGATIVE_PROMPTS_FILE} (${negativePromptsPath(options.data)}), so no case asks one`);
+    } else {
+      const n = attachNegativePrompts(dataset.cases.filter((c) => c.split === 'train'), negatives.byId);
+      log(`tgcnet: negative prompts ${negatives.file}: ${n} training cases have some; each asks one with probability ${options.negativePrompts}`);
+    }
+  }
   let auxFile: string | null = null;
   if (usesAux(config)) {
     const warn = (m: string) => log(`tgcnet: warning: ${m}`);
@@ -404,6 +416,7 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
             augment: options.augment === false ? null : options.augment === 'flip' ? FLIP_ONLY : DEFAULT_AUGMENT,
             seed: options.seed * 7_777_777 + state.globalStep,
             promptAugment: options.promptAugment,
+            negativeRate: options.negativePrompts,
           });
           const { logits, textLoss, pixelTextLogits } = model.forwardTrain(mb.inputs);
           let loss = segmentationLoss(logits, mb.masks!).loss;
