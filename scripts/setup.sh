@@ -16,6 +16,8 @@ say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
 missing=()
 if [ -z "${LIBTORCH:-}" ] && [ ! -e /usr/include/torch/csrc/api/include/torch/torch.h ]; then missing+=(libtorch-dev); fi
 if command -v dpkg >/dev/null 2>&1 && ! dpkg -s libopenblas0-pthread >/dev/null 2>&1; then missing+=(libopenblas0-pthread); fi
+# Gloo's headers: the addon's data-parallel training (train --nproc-per-node) is built on them.
+if [ -z "${LIBTORCH:-}" ] && [ ! -e /usr/include/gloo/algorithm.h ]; then missing+=(libgloo-dev); fi
 command -v g++ >/dev/null 2>&1 || missing+=(g++)
 command -v make >/dev/null 2>&1 || missing+=(make)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)

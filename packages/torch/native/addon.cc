@@ -12,6 +12,7 @@ namespace tgt {
 void registerTensorIo(Napi::Env env, Napi::Object exports);
 void registerAutograd(Napi::Env env, Napi::Object exports);
 void registerMsDeformAttn(Napi::Env env, Napi::Object exports);
+void registerDistributed(Napi::Env env, Napi::Object exports);
 
 namespace {
 
@@ -52,6 +53,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tgt::registerTensorIo(env, exports);
   tgt::registerAutograd(env, exports);
   tgt::registerMsDeformAttn(env, exports);
+  tgt::registerDistributed(env, exports);
   exports.Set("manualSeed", Napi::Function::New(env, tgt::ManualSeed, "manualSeed"));
   exports.Set("setNumThreads", Napi::Function::New(env, tgt::SetNumThreads, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New(env, tgt::GetNumThreads, "getNumThreads"));

@@ -6,6 +6,7 @@
         "addon.cc",
         "autograd.cc",
         "dispatch.cc",
+        "distributed.cc",
         "handles.cc",
         "ms_deform_attn.cc",
         "tensor_io.cc"

@@ -57,13 +57,18 @@ export function findLibtorch() {
     if (!found) {
       throw new Error(`LIBTORCH=${process.env.LIBTORCH} has no include/torch/csrc/api/include/torch/torch.h or lib/: point it at an unpacked libtorch zip`);
     }
-    return found;
+    return { ...found, gloo: hasGloo(found) };
   }
   const found = fromDebian() ?? fromPython();
   if (!found) {
     throw new Error(`libtorch not found (looked at $LIBTORCH, Debian's libtorch-dev, python torch). Fix: ${FIX_COMMAND}`);
   }
-  return found;
+  return { ...found, gloo: hasGloo(found) };
+}
+
+/** Gloo's headers (Debian: libgloo-dev; some libtorch builds carry them): the c10d process group needs them to build. */
+function hasGloo(found) {
+  return [...found.include, '/usr/include'].some((dir) => existsSync(join(dir, 'gloo', 'algorithm.h')));
 }
 
 function facet(found, name) {
@@ -75,7 +80,7 @@ function facet(found, name) {
       return [`-L${found.lib}`, `-Wl,-rpath,${found.lib}`, ...cuda, '-ltorch', '-ltorch_cpu', '-lc10'].join(' ');
     }
     case 'defines':
-      return `_GLIBCXX_USE_CXX11_ABI=${found.cxx11Abi ? 1 : 0}${found.cuda ? ' TGT_WITH_CUDA=1' : ''}`;
+      return `_GLIBCXX_USE_CXX11_ABI=${found.cxx11Abi ? 1 : 0}${found.cuda ? ' TGT_WITH_CUDA=1' : ''}${hasGloo(found) ? ' TGT_WITH_GLOO=1' : ''}`;
     case 'json':
       return JSON.stringify(found, null, 2);
     default:

@@ -9,5 +9,6 @@ export * as F from './functional.js';
 export * as aten from './generated/aten.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
+export * as distributed from './distributed.js';
 export * from './io/safetensors.js';
 export * from './testing/gradcheck.js';

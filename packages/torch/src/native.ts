@@ -37,6 +37,17 @@ export interface NativeBinding {
   /** Fused multi-scale deformable attention (CPU), with autograd: see native/ms_deform_attn.cc. */
   msDeformAttn(value: number, shapes: number[], locations: number, weights: number): number;
   libtorchVersion: string;
+  /** c10d (native/distributed.cc): one Gloo process group per process. */
+  hasGloo: boolean;
+  initProcessGroup(backend: string, host: string, port: number, rank: number, worldSize: number, timeoutMs: number, hostname: string): void;
+  allReduce(id: number, op: string): void;
+  broadcast(id: number, root: number): void;
+  barrier(): void;
+  storeSet(key: string, value: string): void;
+  storeGet(key: string): string;
+  storeCheck(key: string): boolean;
+  processGroupInfo(): { rank: number; worldSize: number } | null;
+  destroyProcessGroup(): void;
 }
 
 export interface NativeArgument {
