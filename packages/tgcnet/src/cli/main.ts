@@ -178,8 +178,27 @@ export function buildProgram(): Command {
     .addOption(new Option('--val-half <a|b>', 'validate (and select the best checkpoint) on one fixed, hashed half of the validation split').choices(['a', 'b']))
     .option('--mask-threshold <v>', 'binarise 2-D masks as foreground > v (0-254) instead of the automatic rule (> 127, or > 0 in 0/1 masks)', maskThreshold)
     .option('--threads <n>', 'libtorch threads (default: OMP_NUM_THREADS, else all cores; 1 is fastest for the small preset on 2 cores)', positiveInt)
+    .option('--nproc-per-node <n>', 'data-parallel: start n processes on this machine (--batch stays the global batch, split between them)', positiveInt, 1)
+    .option('--nnodes <n>', 'data-parallel over machines: how many take part (each runs this command with its --node-rank)', positiveInt, 1)
+    .option('--node-rank <n>', "this machine's index, 0 to nnodes-1", nonNegativeInt, 0)
+    .option('--master-addr <host>', 'where rank 0 runs: every process meets there', '127.0.0.1')
+    .option('--master-port <port>', "rank 0's rendezvous port", port, 29500)
     .option('--json', 'print the result as JSON')
     .action(async (opts: Record<string, unknown>, command: Command) => {
+      const nproc = opts.nprocPerNode as number;
+      const nnodes = opts.nnodes as number;
+      if ((nproc > 1 || nnodes > 1) && !process.env.WORLD_SIZE) {
+        const { launchRanks } = await import('./launch.js');
+        process.exitCode = await launchRanks({
+          nprocPerNode: nproc,
+          nnodes,
+          nodeRank: opts.nodeRank as number,
+          masterAddr: opts.masterAddr as string,
+          masterPort: opts.masterPort as number,
+          threadsPerRank: opts.threads as number | undefined,
+        });
+        return;
+      }
       const { trainCommand } = await import('./train.js');
       const explicit = Object.keys(opts).filter((key) => command.getOptionValueSource(key) === 'cli');
       await trainCommand({ ...opts, explicit });

@@ -34,6 +34,8 @@ export async function trainCommand(o: Record<string, unknown>): Promise<void> {
   });
   // As a shell reports a process these signals ended; the checkpoint is saved either way.
   if (result.signal) process.exitCode = result.signal === 'SIGTERM' ? 143 : 130;
+  // Data-parallel ranks other than 0 train silently; rank 0 reports the run.
+  if ((process.env.RANK ?? '0') !== '0') return;
   if (o.json) process.stdout.write(`${JSON.stringify(result)}\n`);
   else
     process.stdout.write(

@@ -20,6 +20,8 @@ export interface LoaderOptions {
   /** Keep the image and mask at their original size too (evaluation, reports). */
   keepOriginal?: boolean;
   dropLast?: boolean;
+  /** Data-parallel training: load only this rank's contiguous slice of each batch (the batch stays the global one). */
+  shard?: { rank: number; worldSize: number };
 }
 
 export interface LoadedCase {
@@ -36,6 +38,8 @@ export interface LoadedCase {
 export interface LoadedBatch {
   index: number;
   cases: LoadedCase[];
+  /** Where this rank's cases start in the global batch (0 without a shard). */
+  offset: number;
 }
 
 export async function resizeGrey(img: GreyImage, side: number, kernel: 'cubic' | 'nearest'): Promise<Uint8Array> {
@@ -119,8 +123,16 @@ export class Loader {
     const batches = this.batchIndices(epoch);
     const ahead = Math.max(1, this.options.prefetch ?? 2);
     const pending: Promise<LoadedBatch>[] = [];
+    const shard = this.options.shard;
     const load = (b: number): Promise<LoadedBatch> => {
-      const p = Promise.all(batches[b].map((i) => loadCase(this.cases[i], this.options))).then((cases) => ({ index: b, cases }));
+      let indices = batches[b];
+      let offset = 0;
+      if (shard && shard.worldSize > 1) {
+        const per = Math.ceil(indices.length / shard.worldSize);
+        offset = Math.min(indices.length, shard.rank * per);
+        indices = indices.slice(offset, offset + per);
+      }
+      const p = Promise.all(indices.map((i) => loadCase(this.cases[i], this.options))).then((cases) => ({ index: b, cases, offset }));
       // Awaited later, in order; until then a failure must not count as unhandled.
       p.catch(() => undefined);
       return p;

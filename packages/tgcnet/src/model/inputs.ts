@@ -69,11 +69,14 @@ export interface CollateOptions {
   promptAugment?: number;
   /** Training: the probability that a case with negative prompts gets one of them and an empty target (data/negative_prompts.ts). */
   negativeRate?: number;
+  /** The index of the first case in its global batch (data-parallel ranks hold slices): per-case draws follow the global index. */
+  caseOffset?: number;
 }
 
 /** Which cases of a batch ask a negative prompt (index into the case's negatives), seeded per case and step. */
-function drawNegatives(cases: LoadedCase[], rate: number | undefined, seed: number): (number | null)[] {
-  return cases.map((c, i) => {
+function drawNegatives(cases: LoadedCase[], rate: number | undefined, seed: number, offset: number): (number | null)[] {
+  return cases.map((c, local) => {
+    const i = local + offset;
     const n = c.record.negatives?.length ?? 0;
     if (!rate || n === 0 || c.mask === null) return null;
     const rand = mulberry32((seed * 6151 + i * 92_821 + 29) >>> 0);
@@ -84,9 +87,10 @@ function drawNegatives(cases: LoadedCase[], rate: number | undefined, seed: numb
 export function collate(cases: LoadedCase[], options: CollateOptions): ModelBatch {
   const { config } = options;
   const B = cases.length;
+  const offset = options.caseOffset ?? 0;
   const params: SampleAugment[] | null =
-    options.augment && !isIdentity(options.augment) ? cases.map((_, i) => sampleAugment(options.augment!, options.seed * 4099 + i)) : null;
-  const negative = drawNegatives(cases, options.negativeRate, options.seed);
+    options.augment && !isIdentity(options.augment) ? cases.map((_, i) => sampleAugment(options.augment!, options.seed * 4099 + offset + i)) : null;
+  const negative = drawNegatives(cases, options.negativeRate, options.seed, offset);
   const texts: string[] = [];
   const auxTexts: string[] = [];
   const auxPresent: boolean[] = [];
@@ -96,7 +100,7 @@ export function collate(cases: LoadedCase[], options: CollateOptions): ModelBatc
     const { prompt, aux } = transformText(given, {
       flip: params?.[i].flip ?? false,
       promptAugment: options.promptAugment,
-      seed: options.seed * 7919 + i * 104_729 + 17,
+      seed: options.seed * 7919 + (offset + i) * 104_729 + 17,
     });
     const composed = composePrompt(config, prompt, aux);
     texts.push(composed.primary);

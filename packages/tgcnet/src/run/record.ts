@@ -36,6 +36,8 @@ export const TrainRecord = z
     /** An auxiliary prompts file, or 'offline' (the expander on the fly). */
     auxPrompts: z.string().optional(),
     threads: z.number().int().positive().optional(),
+    /** Data-parallel runs: the number of processes (absent: one). */
+    worldSize: z.number().int().positive().optional(),
     data: z.string().optional(),
     format: z.string().optional(),
     out: z.string().optional(),

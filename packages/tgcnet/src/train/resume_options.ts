@@ -26,6 +26,7 @@ export const EXACT_RESUME_OPTIONS = [
   'auxPrompts',
   'skipBad',
   'maskThreshold',
+  'worldSize',
 ] as const;
 export type ExactResumeOption = (typeof EXACT_RESUME_OPTIONS)[number];
 

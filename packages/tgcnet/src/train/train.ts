@@ -32,6 +32,8 @@ import { type SchedulePlan, type TrainState, epochPlan, resizeToBudget } from '.
 import { MetricsLog } from './metrics_log.js';
 import { Progress } from './progress.js';
 import { FREE_RESUME_OPTIONS, reconcileResumeOptions } from './resume_options.js';
+import { DataParallel, type EvaluationCounts } from './data_parallel.js';
+import { diceOf, iouOf } from '../eval/metrics.js';
 import { lockFolder } from '../fs/folder_lock.js';
 import { makeDir } from '../fs/make_dir.js';
 
@@ -79,6 +81,8 @@ export interface TrainOptions {
   explicit?: string[];
   /** On --resume: options allowed to differ from the run's (resume_options.ts). */
   override?: string[];
+  /** Recorded, not chosen: the number of data-parallel processes (set from WORLD_SIZE). */
+  worldSize?: number;
 }
 
 export interface TrainResult {
@@ -94,6 +98,8 @@ export interface TrainResult {
   /** The step plan the run followed (sized by epochs or by the time budget). */
   plan: SchedulePlan;
   seconds: number;
+  /** Data-parallel runs: the number of processes and the weights' hash, checked equal on every rank. */
+  ranks?: { worldSize: number; weightsSha256: string };
 }
 
 const DEFAULT_LR: Record<string, number> = { paper: 1e-4, b16: 1e-4, small: 1e-3, tiny: 1e-3 };
@@ -141,6 +147,16 @@ function recordableOptions(options: TrainOptions): TrainRecord {
 
 export async function train(given: TrainOptions): Promise<TrainResult> {
   recordableOptions(given);
+  // Under a launcher (WORLD_SIZE set): one of several ranks. Rank 0 alone speaks and writes.
+  const dp = DataParallel.fromEnv();
+  try {
+    return await trainRank(dp.isMain ? given : { ...given, quiet: true }, dp);
+  } finally {
+    dp.close();
+  }
+}
+
+async function trainRank(given: TrainOptions, dp: DataParallel): Promise<TrainResult> {
   const log = (line: string) => {
     if (!given.quiet) process.stderr.write(`${line}\n`);
   };
@@ -149,6 +165,11 @@ export async function train(given: TrainOptions): Promise<TrainResult> {
   }
   // ---- the run folder: checked before anything slow, locked, repaired after a kill ----
   const runDir = resolve(given.out);
+  if (!dp.isMain) {
+    // Rank 0 checks, locks and repairs the folder; the others read it once it is ready.
+    dp.barrier();
+    return trainLocked(given, runDir, given.resume === true && existsSync(join(runDir, 'last', 'state.json')), log, dp);
+  }
   if (existsSync(runDir) && !statSync(runDir).isDirectory()) throw new Error(`--out ${given.out} is a file, not a folder: choose a folder for the run (e.g. runs/<name>)`);
   refuseForeignFolder(runDir, given);
   makeDir(runDir, 'run folder');
@@ -171,13 +192,20 @@ export async function train(given: TrainOptions): Promise<TrainResult> {
     } else if (!resuming && holdsRun) {
       throw new Error(`${runDir} already holds a run: pass --resume to continue it, or another --out`);
     }
-    return await trainLocked(given, runDir, resuming, log);
+    dp.barrier();
+    return await trainLocked(given, runDir, resuming, log, dp);
   } finally {
     unlock();
   }
 }
 
-async function trainLocked(given: TrainOptions, runDir: string, resuming: boolean, log: (line: string) => void): Promise<TrainResult> {
+/** Dice and IoU (micro and macro) from pooled counts. */
+function scoresOf(c: EvaluationCounts): { diceMacro: number; diceMicro: number; iouMacro: number; iouMicro: number } {
+  const n = Math.max(1, c.cases);
+  return { diceMacro: c.diceSum / n, diceMicro: diceOf(c), iouMacro: c.iouSum / n, iouMicro: iouOf(c) };
+}
+
+async function trainLocked(given: TrainOptions, runDir: string, resuming: boolean, log: (line: string) => void, dp: DataParallel): Promise<TrainResult> {
 
   // ---- configuration and model ----
   const previous = resuming ? readRunRecord(runDir) : null;
@@ -185,6 +213,16 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
     ? reconcileResumeOptions(previous, given, given.explicit ? new Set(given.explicit) : null, given.override ?? [])
     : { options: given, changed: {} };
   const options = reconciled.options;
+  dp.checkBatch(options.batch);
+  if (previous) {
+    const recorded = previous.train.worldSize ?? 1;
+    if (recorded !== dp.worldSize && !(given.override ?? []).includes('worldSize')) {
+      throw new Error(
+        `${runDir} was trained by ${recorded} process(es) and is resumed by ${dp.worldSize}: each step's batch would be split differently ` +
+          '(the same global batch, another summation order); resume with the same number of processes, or pass --override worldSize to go on anyway',
+      );
+    }
+  }
   if (options.threads !== undefined) setNumThreads(options.threads);
   let config = previous?.model ?? buildConfig(options.preset, [...(options.set ?? []), ...(options.clip ? [] : ['clipTrainable=true'])]);
   const clipArg = !previous && options.clip ? await resolveClipArg(options.clip, log) : null;
@@ -264,6 +302,7 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
     vitSize: config.encoder === 'cnn-only' ? null : config.vitInput,
     prefetch: 2,
     dropLast: trainCases.length >= options.batch * 2,
+    shard: { rank: dp.rank, worldSize: dp.worldSize },
   });
   const batchesPerEpoch = loader.batchesPerEpoch();
 
@@ -284,7 +323,7 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
     model: config,
     clipSource,
     tokenizer: resolve(tokenizerPath),
-    train: recordableOptions({ ...options, lr }),
+    train: recordableOptions({ ...options, lr, ...(dp.distributed ? { worldSize: dp.worldSize } : {}) }),
     data: { root: resolve(options.data), format: dataset.format },
     createdAt: new Date().toISOString(),
     tgcnetVersion: TGCNET_VERSION,
@@ -312,6 +351,8 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
     // More (or fewer) epochs under --override: the cosine ends at the new last step.
     if (state.plan.sizedBy === 'epochs' && state.plan.epochSteps !== epochPlan(batchesPerEpoch, options.epochs).epochSteps) state.plan = epochPlan(batchesPerEpoch, options.epochs);
     run.resumedBy = [...(run.resumedBy ?? []), collectProvenance()];
+    // Resumed by another number of processes (--override worldSize): the record says what runs now.
+    if ((run.train.worldSize ?? 1) !== dp.worldSize) run.train = { ...run.train, worldSize: dp.worldSize };
     // When to stop may change on a resume (typed again); the record says what is in force.
     for (const key of FREE_RESUME_OPTIONS) if (options[key] !== undefined) (run.train as Record<string, unknown>)[key] = options[key];
     if (Object.keys(reconciled.changed).length > 0) {
@@ -322,7 +363,7 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
       run.train = { ...run.train, ...trainChanges };
       if (typeof data === 'string') run.data = { ...run.data, root: data };
     }
-    writeRunRecord(runDir, run);
+    if (dp.isMain) writeRunRecord(runDir, run);
     loadWeights(model, run, join(runDir, 'last'));
     tidy(() => {
       const opt = loadSafetensors(join(runDir, 'last', 'optimizer.safetensors'));
@@ -333,13 +374,16 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
     log(`tgcnet: resuming ${runDir} at epoch ${state.epoch + 1}, batch ${state.batchInEpoch}, step ${state.globalStep}`);
   } else {
     // What predict, eval and serve need besides the weights travels with the run (run/portable.ts).
-    run.tokenizer = bundleTokenizer(runDir, tokenizerPath);
-    if (clipSource) bundleClipConfig(runDir, clipSource);
-    if (auxFile && !previous) bundleAuxFile(runDir, auxFile);
-    writeRunRecord(runDir, run);
+    if (dp.isMain) {
+      run.tokenizer = bundleTokenizer(runDir, tokenizerPath);
+      if (clipSource) bundleClipConfig(runDir, clipSource);
+      if (auxFile && !previous) bundleAuxFile(runDir, auxFile);
+      writeRunRecord(runDir, run);
+    }
   }
-  const metricsLog = new MetricsLog(runDir);
-  if (resuming) {
+  // Rank 0 keeps the log; the other ranks' appends go nowhere.
+  const metricsLog = dp.isMain ? new MetricsLog(runDir) : { append: () => {} };
+  if (resuming && metricsLog instanceof MetricsLog) {
     const savedEntry = readJsonFile(join(runDir, 'last', 'metrics.json'), 'checkpoint metrics') as Record<string, unknown>;
     const { dropped, restored } = metricsLog.reconcile(state.globalStep, savedEntry);
     if (dropped > 0 || restored) log(`tgcnet: metrics.jsonl made to agree with last/: ${dropped} line(s) past step ${state.globalStep} dropped${restored ? ', its own line restored' : ''}`);
@@ -369,8 +413,10 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
   let measureStart = 0;
   let stepSecondsThisEpoch = 0;
   let stepsTimedThisEpoch = 0;
-  const replan = (stepSeconds: number, validationSeconds: number) => {
-    state.plan = resizeToBudget(state.plan, { secondsLeft: budget - elapsed(), step: state.globalStep, stepSeconds, validationSeconds, batchesPerEpoch });
+  const replan = (measuredStep: number, measuredValidation: number) => {
+    // Every rank must plan the same schedule: the slowest rank's clocks decide.
+    const [stepSeconds, validationSeconds, now] = dp.max([measuredStep, measuredValidation, elapsed()]);
+    state.plan = resizeToBudget(state.plan, { secondsLeft: budget - now, step: state.globalStep, stepSeconds, validationSeconds, batchesPerEpoch });
     schedule.setStep(state.globalStep);
     progress.total = state.plan.totalSteps;
     const e = state.plan.estimates[state.plan.estimates.length - 1];
@@ -380,21 +426,44 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
     );
   };
   let stoppedBy: TrainResult['stoppedBy'] = 'epochs';
+  // Data-parallel: what the ranks agreed after the last step (any rank over the budget stops them all).
+  let agreedOverBudget = false;
+  /** One collective per step: the mean loss, and whether any rank was signalled, lost its launcher or ran out of time. */
+  const agree = (loss: number): number => {
+    if (!dp.distributed) return loss;
+    const [total, sigint, sigterm, over, gone] = dp.sum([loss, interruptedBy === 'SIGINT' ? 1 : 0, interruptedBy === 'SIGTERM' ? 1 : 0, elapsed() > budget ? 1 : 0, dp.launcherGone() ? 1 : 0]);
+    if (interruptedBy === null && sigint + sigterm + gone > 0) interruptedBy = sigterm + gone > 0 ? 'SIGTERM' : 'SIGINT';
+    agreedOverBudget = over > 0;
+    return total / dp.worldSize;
+  };
+  let weightsSha256: string | null = null;
   let stepsThisRun = 0;
 
-  const saveLast = (metrics: Record<string, unknown>) =>
-    saveCheckpoint(runDir, 'last', { model, run, metrics, optimizer: optimizer.stateDict(), state: { ...state, elapsedSeconds: elapsed() } });
+  const saveLast = (metrics: Record<string, unknown>) => {
+    if (dp.isMain) saveCheckpoint(runDir, 'last', { model, run, metrics, optimizer: optimizer.stateDict(), state: { ...state, elapsedSeconds: elapsed() } });
+  };
+  const saveBest = (metrics: Record<string, unknown>) => {
+    if (dp.isMain) saveCheckpoint(runDir, 'best', { model, run, metrics });
+  };
 
   const validate = async (): Promise<{ diceMacro: number; diceMicro: number; iouMacro: number; iouMicro: number; seconds: number }> => {
     const t0 = performance.now();
-    const summary = await evaluateCases(model, valCases, { config, tokenizer, batch: options.batch, atOriginalSize: false });
-    return {
-      diceMacro: summary.dice.macro,
-      diceMicro: summary.dice.micro,
-      iouMacro: summary.iou.macro,
-      iouMicro: summary.iou.micro,
-      seconds: (performance.now() - t0) / 1000,
-    };
+    // Each rank scores its share of the cases; pooled counts give one process's figures.
+    const summary = await evaluateCases(model, dp.shardCases(valCases), { config, tokenizer, batch: options.batch, atOriginalSize: false });
+    if (!dp.distributed) {
+      return { diceMacro: summary.dice.macro, diceMicro: summary.dice.micro, iouMacro: summary.iou.macro, iouMicro: summary.iou.micro, seconds: (performance.now() - t0) / 1000 };
+    }
+    const own: EvaluationCounts = { intersection: 0, predicted: 0, actual: 0, diceSum: 0, iouSum: 0, cases: summary.metric.cases.length };
+    for (const c of summary.metric.cases) {
+      own.intersection += c.intersection;
+      own.predicted += c.predicted;
+      own.actual += c.actual;
+      own.diceSum += diceOf(c);
+      own.iouSum += iouOf(c);
+    }
+    const scores = scoresOf(dp.combine(own));
+    const [seconds] = dp.max([(performance.now() - t0) / 1000]);
+    return { ...scores, seconds };
   };
 
   try {
@@ -417,6 +486,7 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
             seed: options.seed * 7_777_777 + state.globalStep,
             promptAugment: options.promptAugment,
             negativeRate: options.negativePrompts,
+            caseOffset: batch.offset,
           });
           const { logits, textLoss, pixelTextLogits } = model.forwardTrain(mb.inputs);
           let loss = segmentationLoss(logits, mb.masks!).loss;
@@ -424,9 +494,10 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
           if (pixelTextLogits) loss = loss.add(pixelTextLoss(pixelTextLogits, mb.masks!).mul(config.objective.textPixel));
           optimizer.zeroGrad();
           loss.backward();
+          dp.averageGradients(params);
           optim.clipGradNorm_(params, 1.0);
           optimizer.step();
-          return loss.item();
+          return agree(loss.item());
         });
         schedule.step();
         state.globalStep += 1;
@@ -436,7 +507,7 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
         tick = now;
         state.batchInEpoch += 1;
         stepsThisRun += 1;
-        imagesThisEpoch += batch.cases.length;
+        imagesThisEpoch += batch.cases.length * dp.worldSize;
         lossSum += loss;
         lossCount += 1;
         const ips = imagesThisEpoch / ((performance.now() - epochStart) / 1000);
@@ -464,7 +535,7 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
           stoppedBy = 'interrupt';
           break epochs;
         }
-        if (elapsed() > budget) {
+        if (dp.distributed ? agreedOverBudget : elapsed() > budget) {
           stoppedBy = 'time-budget';
           break epochs;
         }
@@ -475,6 +546,7 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
       }
       // ---- end of epoch: validate, checkpoint, early stopping ----
       const val = await validate();
+      agree(0);
       model.train();
       if (Number.isFinite(budget) && state.plan.estimates.length === 1 && stepsTimedThisEpoch > 0 && state.globalStep < state.plan.totalSteps) {
         // Wall time per step over the whole epoch (data loading included), and the validation as it ran.
@@ -503,12 +575,15 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
         seconds: elapsed(),
         imagesPerSecond: imagesThisEpoch / ((performance.now() - epochStart) / 1000),
         liveTensors: memory().tensors,
+        // Data-parallel: the share of the epoch's wall time rank 0 spent in collectives.
+        ...(dp.distributed ? { communicationShare: dp.takeCommunicationSeconds() / ((performance.now() - epochStart) / 1000) } : {}),
       };
       progress.line(
         `epoch ${state.epoch}/${options.epochs}: loss ${epochLoss.toFixed(4)}, val Dice ${val.diceMicro.toFixed(4)} micro / ${val.diceMacro.toFixed(4)} macro` +
-          `${improved ? ' (best)' : ''}, ${entry.imagesPerSecond.toFixed(1)} img/s`,
+          `${improved ? ' (best)' : ''}, ${entry.imagesPerSecond.toFixed(1)} img/s` +
+          (entry.communicationShare === undefined ? '' : `, ${(100 * entry.communicationShare).toFixed(1)}% in collectives`),
       );
-      if (improved) saveCheckpoint(runDir, 'best', { model, run, metrics: entry });
+      if (improved) saveBest(entry);
       saveLast(entry);
       metricsLog.append(entry);
       if (interruptedBy) {
@@ -535,7 +610,7 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
       if (val.diceMicro > state.bestDice) {
         state.bestDice = val.diceMicro;
         state.bestEpoch = state.epoch + 1;
-        saveCheckpoint(runDir, 'best', { model, run, metrics: entry });
+        saveBest(entry);
       }
       saveLast(entry);
       metricsLog.append(entry);
@@ -546,6 +621,10 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
       );
     } else if (stoppedBy === 'interrupt') {
       progress.line(`stopped by ${interruptedBy} after epoch ${state.epoch}: last/ saved; continue with --resume`);
+    }
+    if (dp.distributed) {
+      weightsSha256 = dp.checkSameWeights(model.parameters());
+      log(`tgcnet: ${dp.worldSize} processes: the weights are identical on every rank (sha256 ${weightsSha256.slice(0, 16)})`);
     }
   } finally {
     process.off('SIGINT', onSigint);
@@ -564,5 +643,6 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
     ...(interruptedBy ? { signal: interruptedBy } : {}),
     plan: state.plan,
     seconds: elapsed(),
+    ...(weightsSha256 ? { ranks: { worldSize: dp.worldSize, weightsSha256 } } : {}),
   };
 }
