@@ -14,28 +14,10 @@
 //
 // Prints one JSON line: {"side":"ts","workload":...,"samples_ms":[...],"check":...}.
 import { availableParallelism } from 'node:os';
-import { createInterface } from 'node:readline';
+import { parseArgs } from './lib/runner.mjs';
+import { serveOrRun } from './lib/serve.mjs';
 
 const T = await import(process.env.ENGINE_BENCH_TORCH || new URL('../packages/torch/dist/index.js', import.meta.url).href);
-
-function parseArgs(argv) {
-  const o = { workload: 'conv', threads: availableParallelism(), warmup: undefined, repeats: undefined, serve: false };
-  for (let i = 0; i < argv.length; i += 2) {
-    const k = argv[i].replace(/^--/, '');
-    const v = argv[i + 1];
-    if (k === 'serve') {
-      o.serve = true;
-      i -= 1;
-    } else if (k === 'workload') o.workload = v;
-    else if (k === 'threads') o.threads = Number(v);
-    else if (k === 'warmup') o.warmup = Number(v);
-    else if (k === 'repeats') o.repeats = Number(v);
-    else throw new Error(`unknown option --${k}`);
-  }
-  return o;
-}
-
-const now = () => performance.now();
 
 // ---- (a) conv2d fwd+bwd: x[4,64,64,64] * w[64,64,3,3], padding 1 ----
 function conv() {
@@ -243,40 +225,23 @@ function msdeformWorkload(fused) {
 
 const WORKLOADS = { conv, smallops, smallops_tidy: smallopsTidy, block, msdeform: () => msdeformWorkload(true), msdeform_gs: () => msdeformWorkload(false) };
 
-function timeSteps(w, n) {
-  const samples = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = now();
-    w.step();
-    samples.push(now() - t0);
-  }
-  return samples;
-}
-
 async function main() {
-  const opts = parseArgs(process.argv.slice(2));
+  // --warmup and --repeats default to the workload's own counts.
+  const opts = parseArgs(process.argv.slice(2), { workload: 'conv', threads: availableParallelism(), warmup: null, repeats: null, serve: false }, ['serve']);
   T.setNumThreads(opts.threads);
   const make = WORKLOADS[opts.workload];
   if (!make) throw new Error(`unknown workload '${opts.workload}' (${Object.keys(WORKLOADS).join(', ')})`);
   const w = make();
-  const warmup = opts.warmup ?? w.warmup;
   const info = { side: 'ts', workload: opts.workload, threads: T.getNumThreads(), check: w.check() };
-  for (let i = 0; i < warmup; i++) w.step();
-  if (opts.serve) {
-    // Driven by run-engine.mjs: `run K` times K steps and answers with their samples.
-    console.log(JSON.stringify({ ready: true, ...info }));
-    const rl = createInterface({ input: process.stdin });
-    for await (const line of rl) {
-      const [cmd, k] = line.trim().split(/\s+/);
-      if (cmd === 'run') console.log(JSON.stringify({ samples_ms: timeSteps(w, Number(k)) }));
-      else if (cmd === 'quit') break;
-    }
-    rl.close();
-    console.log(JSON.stringify({ done: true, live_tensors: T.memory().tensors }));
-    return;
-  }
-  const samples = timeSteps(w, opts.repeats ?? w.repeats);
-  console.log(JSON.stringify({ ...info, samples_ms: samples, live_tensors: T.memory().tensors }));
+  // Warm-up, then either `run K` requests from run-engine.mjs (--serve) or one line of samples.
+  await serveOrRun({
+    step: w.step,
+    warmup: opts.warmup === null ? w.warmup : Number(opts.warmup),
+    repeats: opts.repeats === null ? w.repeats : Number(opts.repeats),
+    serve: opts.serve,
+    info,
+    done: () => ({ live_tensors: T.memory().tensors }),
+  });
 }
 
 await main();

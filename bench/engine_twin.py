@@ -10,14 +10,15 @@ Same workloads, shapes, ops and seeds as the TypeScript side. Run both with
 Prints one JSON line: {"side":"py","workload":...,"samples_ms":[...],"check":...}.
 """
 import argparse
-import json
 import os
 import sys
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+from twinlib import serve_or_run  # noqa: E402
 
 
 # ---- (a) conv2d fwd+bwd: x[4,64,64,64] * w[64,64,3,3], padding 1 ----
@@ -186,15 +187,6 @@ WORKLOADS = {"conv": conv, "smallops": smallops, "smallops_tidy": smallops_tidy,
              "msdeform": msdeform, "msdeform_gs": msdeform}
 
 
-def time_steps(step, n):
-    samples = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        step()
-        samples.append((time.perf_counter() - t0) * 1e3)
-    return samples
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--workload", default="conv", choices=sorted(WORKLOADS))
@@ -210,22 +202,7 @@ def main():
     repeats = a.repeats if a.repeats is not None else repeats
     info = {"side": "py", "workload": a.workload, "threads": torch.get_num_threads(),
             "check": check(), "torch": torch.__version__}
-    for _ in range(warmup):
-        step()
-    if a.serve:
-        print(json.dumps({"ready": True, **info}), flush=True)
-        while True:
-            line = sys.stdin.readline()
-            if not line:
-                break
-            parts = line.split()
-            if parts and parts[0] == "run":
-                print(json.dumps({"samples_ms": time_steps(step, int(parts[1]))}), flush=True)
-            elif parts and parts[0] == "quit":
-                break
-        print(json.dumps({"done": True}), flush=True)
-        return
-    print(json.dumps({**info, "samples_ms": time_steps(step, repeats)}), flush=True)
+    serve_or_run(step, warmup, repeats, a.serve, info)
 
 
 if __name__ == "__main__":

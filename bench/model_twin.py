@@ -2,15 +2,21 @@
 """TGC-Net benchmark, PyTorch twin of bench/model.mjs (Debian python3-torch 1.13).
 
 The whole TGC-Net training step written in idiomatic PyTorch from our TypeScript sources
-(packages/tgcnet/src/model/*.ts as of commit d0b348f: CoordConv channels and text FiLM in the
-decoder, token-mean pooling in DATE, position-augmented pixel queries in the VLCM): frozen CLIP ViT (bench/clip_twin.py's OpenAI tower, eval,
-no_grad, block taps and dense projected tokens), the GroupNorm CNN branch, the SSE (1x1
-projections + Deformable-DETR encoder layers with the reference PyTorch MSDeformAttn on
-grid_sample), DATE, the gated VLCM and the cost decoder. Module names equal our TS state-dict
-keys, so the weights load as they are (CLIP vision keys are mapped as in clip_twin.py).
+(packages/tgcnet/src/model/*.ts: tgcnet.ts, cnn.ts, blocks.ts, sse.ts, msdeform_attn.ts,
+date.ts, vlcm.ts, decoder.ts, text_reconstruction.ts, and train/loss.ts for the loss): frozen
+CLIP ViT (bench/clip_twin.py's OpenAI tower, eval, no_grad, block taps and dense projected
+tokens), the GroupNorm CNN branch, the SSE (1x1 projections + Deformable-DETR encoder layers
+with the reference PyTorch MSDeformAttn on grid_sample), DATE, the VLCM (gated, bidirectional or
+none), the cost decoder (CoordConv channels, position-text cost, text FiLM, text gate: pooled,
+token union or grid), and the training-only heads (text reconstruction, text-pixel logits).
+Module names equal our TS state-dict keys, so the weights load as they are (CLIP vision keys
+are mapped as in clip_twin.py). The config (a TgcConfig, from the file's metadata) decides
+which parts exist, as in the TS constructors.
+
 The CLIP text tower is not here: it is frozen and its features are cached per prompt on the
 TS side, so a training step never runs it; its features for the benchmark prompts are read
-from the file like the pixels.
+from the file like the pixels. Hence not supported: clipTrainable (a trained text tower) and
+the encoder modes 'cnn-only' / 'vit-only' (bench/model.mjs --prepare needs both encoders).
 
 Everything (config as metadata, weights, inputs, stage inputs) comes from the safetensors
 file bench/model.mjs --prepare writes.
@@ -179,8 +185,9 @@ class Sse(nn.Module):
         self.d, self.sides = d, sides
         self.cnn_proj = nn.ModuleList([nn.Conv2d(c, d, 1) for c in cnn_channels])
         self.vit_proj = nn.ModuleList([nn.Conv2d(vit_channels, d, 1) for _ in range(3)])
-        self.level_embed = nn.Parameter(torch.zeros(3, d))
-        self.layers = nn.ModuleList([SseEncoderLayer(d, heads, points, ffn, dropout) for _ in range(layers)])
+        # modules.sse false: no deformable layers (and no level embedding), projections only.
+        self.level_embed = nn.Parameter(torch.zeros(3, d)) if layers > 0 else None
+        self.layers = nn.ModuleList([SseEncoderLayer(d, heads, points, ffn, dropout) for _ in range(layers)]) if layers > 0 else None
 
     def forward(self, cnn, vit):
         levels = []
@@ -190,6 +197,8 @@ class Sse(nn.Module):
             if v.shape[-2:] != (side, side):
                 v = F.interpolate(v, size=(side, side), mode="bilinear", align_corners=False)
             levels.append(x + v)
+        if self.layers is None:
+            return levels
         shapes = [(x.shape[2], x.shape[3]) for x in levels]
         B, d = levels[0].shape[0], self.d
         src = torch.cat([x.flatten(2).transpose(1, 2) for x in levels], 1)
@@ -208,21 +217,30 @@ def masked_mean(x, mask):
 
 
 class Date(nn.Module):
-    def __init__(self, clip_embed, clip_width, d, heads):
+    """with_aux: the aux-injection cross-attention; tokens_needed: token features for the VLCM or the union gate."""
+
+    def __init__(self, clip_embed, clip_width, d, heads, with_aux, tokens_needed):
         super().__init__()
         self.pooled_proj = nn.Linear(clip_embed, d)
         self.mean_proj = nn.Linear(clip_width, d)
-        self.token_proj = nn.Linear(clip_width, d)
-        self.aux_proj = nn.Linear(clip_width, d)
-        self.cross_attn = nn.MultiheadAttention(d, heads, batch_first=True)
-        self.out_proj = nn.Linear(d, d)
+        self.token_proj = nn.Linear(clip_width, d) if with_aux or tokens_needed else None
+        if with_aux:
+            self.aux_proj = nn.Linear(clip_width, d)
+            self.cross_attn = nn.MultiheadAttention(d, heads, batch_first=True)
+            self.out_proj = nn.Linear(d, d)
+        else:
+            self.aux_proj = self.cross_attn = self.out_proj = None
         self.norm = nn.LayerNorm(d)
 
     def forward(self, primary, aux, present):
-        tp = self.token_proj(primary["tokens"])
+        tp = self.token_proj(primary["tokens"]) if self.token_proj is not None else None
         pooled = self.pooled_proj(primary["pooled"]) + self.mean_proj(masked_mean(primary["tokens"], primary["mask"]))
+        if self.cross_attn is None or aux is None:
+            return {"pooled": self.norm(pooled), "tokens": tp, "mask": primary["mask"]}
         ta = self.aux_proj(aux["tokens"])
         attended = self.cross_attn(ta, tp, tp, key_padding_mask=~primary["mask"], need_weights=False)[0]
+        if present is None:
+            present = torch.ones(aux["mask"].shape[0])
         pooled = pooled + self.out_proj(masked_mean(attended, aux["mask"])) * present.reshape(-1, 1)
         aux_mask = aux["mask"] & (present.reshape(-1, 1) > 0)
         return {"pooled": self.norm(pooled), "tokens": torch.cat([tp, attended], 1),
@@ -245,6 +263,16 @@ def level_positions(x):
     return sine_position_embedding(x.shape[2], x.shape[3], x.shape[1]).flatten(2).transpose(1, 2)
 
 
+def flat(x):
+    return x.flatten(2).transpose(1, 2)
+
+
+def require_tokens(text):
+    if text["tokens"] is None:
+        raise ValueError("VLCM: the text encoder produced no token features")
+    return text["tokens"]
+
+
 class GatedVlcm(nn.Module):
     def __init__(self, d, heads, context_tokens):
         super().__init__()
@@ -257,20 +285,40 @@ class GatedVlcm(nn.Module):
         self.pooled_calib = ResidualAttention(d, heads)
 
     def forward(self, levels, text):
-        tokens, mask = text["tokens"], text["mask"]
+        tokens, mask = require_tokens(text), text["mask"]
         B = levels[0].shape[0]
-        visual = levels[-1].flatten(2).transpose(1, 2)
+        visual = flat(levels[-1])
         queries = self.context_queries.unsqueeze(0).expand(B, -1, -1)
         from_v = self.read_visual(queries, visual, visual, need_weights=False)[0]
         from_t = self.read_text(queries, tokens, tokens, key_padding_mask=~mask, need_weights=False)[0]
         g = torch.sigmoid(self.gate(torch.cat([visual.mean(1), text["pooled"]], 1))).unsqueeze(1)
         context = from_v * g + from_t * (1 - g)
-        calibrated = [self.visual_calib(x.flatten(2).transpose(1, 2), context, None, level_positions(x)).transpose(1, 2).reshape(x.shape)
-                      for x in levels]
+        calibrated = [self.visual_calib(flat(x), context, None, level_positions(x)).transpose(1, 2).reshape(x.shape) for x in levels]
         tokens = self.text_calib(tokens, context)
         padding = torch.cat([torch.zeros(B, context.shape[1], dtype=torch.bool), ~mask], 1)
         pooled = self.pooled_calib(text["pooled"].unsqueeze(1), torch.cat([context, tokens], 1), padding).squeeze(1)
-        return calibrated, pooled
+        return calibrated, {"pooled": pooled, "tokens": tokens, "mask": mask}
+
+
+class BidirectionalVlcm(nn.Module):
+    """The ablation: V attends T, T attends V."""
+
+    def __init__(self, d, heads):
+        super().__init__()
+        self.visual_calib = ResidualAttention(d, heads)
+        self.text_calib = ResidualAttention(d, heads)
+        self.pooled_calib = ResidualAttention(d, heads)
+
+    def forward(self, levels, text):
+        tokens, mask = require_tokens(text), text["mask"]
+        padding = ~mask
+        visual = flat(levels[-1])
+        calibrated = [self.visual_calib(flat(x), tokens, padding, level_positions(x)).transpose(1, 2).reshape(x.shape) for x in levels]
+        tokens = self.text_calib(tokens, visual)
+        B = visual.shape[0]
+        key_padding = torch.cat([torch.zeros(B, visual.shape[1], dtype=torch.bool), padding], 1)
+        pooled = self.pooled_calib(text["pooled"].unsqueeze(1), torch.cat([visual, tokens], 1), key_padding).squeeze(1)
+        return calibrated, {"pooled": pooled, "tokens": tokens, "mask": mask}
 
 
 # ---------------------------------------------------------------- decoder (decoder.ts)
@@ -285,26 +333,50 @@ def pixel_text_cosine(pixels, text):
     return (F.normalize(pixels, dim=1) * F.normalize(text, dim=1)[:, :, None, None]).sum(1, keepdim=True)
 
 
+def product_logit(a, b):
+    """The logit of sigmoid(a) * sigmoid(b), in the log domain."""
+    log_p = (-(F.softplus(-a) + F.softplus(-b))).clamp(-80, -1e-7)
+    return log_p - torch.log1p(-log_p.exp())
+
+
+def position_keys(linear, h, w, d):
+    """A Linear over each pixel's sine position code: [1, h*w, out]."""
+    return linear(sine_position_embedding(h, w, d).flatten(2).transpose(1, 2))
+
+
 class CostDecoder(nn.Module):
-    def __init__(self, d, C, blocks, up, high_res):
+    def __init__(self, d, C, blocks, up, high_res, clip_cost=True, position_cost=False, text_gate=False, gate_union=False, gate_grid=0):
         super().__init__()
+        self.d, self.C, self.clip_cost = d, C, clip_cost
+        self.gate_union, self.gate_grid = gate_union, gate_grid
         self.guidance = nn.ModuleList([nn.Conv2d(d, C, 1) for _ in range(3)])
-        self.cost_embed = nn.ModuleList([ConvNormAct(C + 1 + 2 + (1 if l == 2 else 0), C) for l in range(3)])
+        extra = lambda l: 1 + (1 if position_cost else 0) + 2 + (1 if l == 2 and clip_cost else 0)  # noqa: E731
+        self.cost_embed = nn.ModuleList([ConvNormAct(C + extra(l), C) for l in range(3)])
+        self.position_key = nn.Linear(d, C) if position_cost else None
+        self.position_query = nn.Linear(d, C) if position_cost else None
         self.text_guidance = nn.ModuleList([nn.Linear(d, 2 * C) for _ in range(3)])  # per-channel scale, shift (FiLM)
         self.aggregation = nn.ModuleList([ResidualBlock(C) for _ in range(blocks)])
         self.up16 = ConvNormAct(C + C, up[0])
         self.up8 = ConvNormAct(up[0] + C, up[1])
         self.up4 = ConvNormAct(up[1] + high_res, up[2])
         self.head = nn.Conv2d(up[2], 1, 1)
+        self.gate_key = nn.Linear(d, C) if text_gate and gate_grid == 0 else None
+        self.gate_query = nn.Linear(d, gate_grid * gate_grid if gate_grid > 0 else C + 1) if text_gate else None
 
-    def forward(self, levels, text, clip_cost, high_res, label_size):
+    def forward(self, levels, text, clip_cost, high_res, label_size, tokens=None):
         def up(x, like):
             return F.interpolate(x, size=like.shape[-2:], mode="bilinear", align_corners=False)
 
+        C = self.C
         embedded = []
         for l, x in enumerate(levels):
-            parts = [pixel_text_cosine(x, text), self.guidance[l](x), coordinate_channels(x.shape[0], x.shape[2], x.shape[3])]
-            if l == 2:
+            B, _, hl, wl = x.shape
+            parts = [pixel_text_cosine(x, text), self.guidance[l](x), coordinate_channels(B, hl, wl)]
+            if self.position_key is not None:
+                keys = position_keys(self.position_key, hl, wl, self.d)                  # [1, hw, C]
+                query = self.position_query(text).unsqueeze(-1)                          # [B, C, 1]
+                parts.append((keys @ query / math.sqrt(C)).transpose(1, 2).reshape(B, 1, hl, wl))
+            if l == 2 and self.clip_cost:
                 parts.append(clip_cost if clip_cost.shape[-2:] == x.shape[-2:] else up(clip_cost, x))
             scale, shift = self.text_guidance[l](text)[:, :, None, None].chunk(2, 1)
             embedded.append(self.cost_embed[l](torch.cat(parts, 1)) * (scale + 1) + shift)
@@ -314,47 +386,176 @@ class CostDecoder(nn.Module):
         h = self.up16(torch.cat([up(h, embedded[1]), embedded[1]], 1))
         h = self.up8(torch.cat([up(h, embedded[0]), embedded[0]], 1))
         h = self.up4(torch.cat([up(h, high_res), high_res], 1))
-        return F.interpolate(self.head(h), size=label_size, mode="bilinear", align_corners=False)
+        logits = self.head(h)
+        B, _, hh, ww = logits.shape
+        if self.gate_query is not None and self.gate_grid > 0:
+            # The text writes a coarse gate_grid x gate_grid map, upsampled.
+            coarse = self.gate_query(text).reshape(B, 1, self.gate_grid, self.gate_grid)
+            logits = product_logit(logits, F.interpolate(coarse, size=(hh, ww), mode="bilinear", align_corners=False))
+        elif self.gate_query is not None:
+            keys = position_keys(self.gate_key, hh, ww, self.d)                          # [1, HW, C]
+            if self.gate_union:
+                # One map per text token, joined by a log-mean-exp over the real ones.
+                if tokens is None:
+                    raise ValueError("decoder: the union gate needs the text tokens")
+                q = self.gate_query(tokens["tokens"])                                    # [B, N, C + 1]
+                maps = q[..., :C] @ keys.transpose(1, 2) / math.sqrt(C) + q[..., C:]     # [B, N, HW]
+                real = tokens["mask"].unsqueeze(-1)
+                lse = torch.logsumexp(maps.masked_fill(~real, -1e4), 1)
+                gate = (lse - real.float().sum(1).clamp(1).log()).reshape(B, 1, hh, ww)
+            else:
+                q = self.gate_query(text)                                                # [B, C + 1]: query, then bias
+                gate = (keys @ q[:, :C].unsqueeze(-1) / math.sqrt(C) + q[:, C:].unsqueeze(-1)).transpose(1, 2).reshape(B, 1, hh, ww)
+            logits = product_logit(logits, gate)
+        return F.interpolate(logits, size=label_size, mode="bilinear", align_corners=False)
+
+
+# ---------------------------------------------------------------- text reconstruction (text_reconstruction.ts)
+def _fnv1a_bucket(ids, buckets):
+    """FNV-1a over the ids (low then high 16 bits of each), folded into `buckets`; as bucketOf."""
+    h = 2166136261
+    for i in ids:
+        h = ((h ^ (i & 0xFFFF)) * 16777619) & 0xFFFFFFFF
+        h = ((h ^ (i >> 16)) * 16777619) & 0xFFFFFFFF
+    return h % buckets
+
+
+def ngram_targets(ids, eot, buckets):
+    """Multi-hot [B, buckets]: unigrams and bigrams of ids[b, 1:eot[b]] (start and end-of-text excluded)."""
+    rows = ids.tolist()
+    target = torch.zeros(len(rows), buckets)
+    for b, row in enumerate(rows):
+        body = row[1:int(eot[b])]
+        for i, t in enumerate(body):
+            target[b, _fnv1a_bucket([t], buckets)] = 1
+            if i + 1 < len(body):
+                target[b, _fnv1a_bucket([t, body[i + 1]], buckets)] = 1
+    return target
+
+
+class TextReconstructionHead(nn.Module):
+    def __init__(self, d, buckets):
+        super().__init__()
+        self.buckets = buckets
+        self.proj = nn.Linear(d, buckets)
+
+    def loss(self, text, ids, eot):
+        """Class-balanced BCE: present and absent buckets weigh the same."""
+        target = ngram_targets(ids, eot, self.buckets)
+        positives = target.sum(1, keepdim=True).clamp(1)
+        negatives = (1 - target).sum(1, keepdim=True).clamp(1)
+        weight = (target / positives + (1 - target) / negatives) * 0.5
+        per_bucket = F.binary_cross_entropy_with_logits(self.proj(text), target, reduction="none")
+        return (per_bucket * weight).sum(1).mean()
+
+
+# ---------------------------------------------------------------- losses (train/loss.ts, train.ts)
+def segmentation_loss(logits, masks, smooth=1.0):
+    """0.5 soft Dice + 0.5 BCE-with-logits (LViT's convention)."""
+    p = torch.sigmoid(logits).flatten(1)
+    t = masks.flatten(1)
+    dice = (1 - ((p * t).sum(1) * 2 + smooth) / (p.sum(1) + t.sum(1) + smooth)).mean()
+    return 0.5 * dice + 0.5 * F.binary_cross_entropy_with_logits(logits, masks)
+
+
+def pixel_text_loss(logits, masks):
+    return F.binary_cross_entropy_with_logits(logits, F.adaptive_avg_pool2d(masks, logits.shape[-2:]))
+
+
+def training_loss(out, masks, config):
+    """The loss of a training step (train.ts): segmentation + text reconstruction + weighted text-pixel."""
+    logits, text_loss, pixel_text_logits = out
+    loss = segmentation_loss(logits, masks)
+    if text_loss is not None:
+        loss = loss + text_loss
+    if pixel_text_logits is not None:
+        loss = loss + pixel_text_loss(pixel_text_logits, masks) * config["objective"]["textPixel"]
+    return loss
 
 
 # ---------------------------------------------------------------- TGC-Net (tgcnet.ts)
+OBJECTIVE_DEFAULTS = {"textReconstruction": 0, "reconstructionBuckets": 512, "textPixel": 0}
+DECODER_DEFAULTS = {"positionCost": False, "textGate": False, "gateUnion": False, "gateGrid": 0}
+
+
 class TgcNet(nn.Module):
     def __init__(self, c, clip):
         super().__init__()
+        if c["encoder"] not in ("hybrid", "vit-finetune"):
+            raise NotImplementedError(f"model_twin: encoder '{c['encoder']}' (bench/model.mjs needs both the ViT and the CNN)")
+        if c["clipTrainable"]:
+            raise NotImplementedError("model_twin: clipTrainable (the twin has no CLIP text tower)")
         v = clip["vision_config"]
+        dec = {**DECODER_DEFAULTS, **c["decoder"]}
+        obj = {**OBJECTIVE_DEFAULTS, **c.get("objective", {})}
         self.c = c
+        self.vision_trainable = c["encoder"] == "vit-finetune"
         self.clip_vision = VisionTransformer(v["hidden_size"], v["num_hidden_layers"], v["num_attention_heads"], v["image_size"],
                                              v["patch_size"], clip["projection_dim"])
-        self.clip_vision.requires_grad_(False)
+        self.clip_vision.requires_grad_(self.vision_trainable)
         w = c["cnn"]["widths"]
         self.cnn = CnnBranch(c["cnn"]["stem"], w, c["cnn"]["depths"])
         s = c["cnnInput"]
-        self.sse = Sse(c["dModel"], w[1:], v["hidden_size"], (s // 8, s // 16, s // 32), c["sse"]["layers"], c["sse"]["heads"],
-                       c["sse"]["points"], c["sse"]["ffn"], c["dropout"])
-        self.date = Date(clip["projection_dim"], clip["text_config"]["hidden_size"], c["dModel"], c["date"]["heads"])
-        self.vlcm = GatedVlcm(c["dModel"], c["vlcm"]["heads"], c["vlcm"]["contextTokens"])
-        d = c["decoder"]
-        self.decoder = CostDecoder(c["dModel"], d["costChannels"], d["aggregationBlocks"], d["upChannels"], w[0])
+        m = c["modules"]
+        self.sse = Sse(c["dModel"], w[1:], v["hidden_size"], (s // 8, s // 16, s // 32), c["sse"]["layers"] if m["sse"] else 0,
+                       c["sse"]["heads"], c["sse"]["points"], c["sse"]["ffn"], c["dropout"])
+        text_gate = dec["textGate"]
+        gate_union = text_gate and dec["gateUnion"]
+        align = c["alignment"] if m["vlcm"] else "none"
+        self.date = Date(clip["projection_dim"], clip["text_config"]["hidden_size"], c["dModel"], c["date"]["heads"],
+                         with_aux=m["date"] and c["text"] == "aux-injection",
+                         tokens_needed=(m["vlcm"] and c["alignment"] != "none") or gate_union)
+        if align == "gated":
+            self.vlcm = GatedVlcm(c["dModel"], c["vlcm"]["heads"], c["vlcm"]["contextTokens"])
+        elif align == "bidirectional":
+            self.vlcm = BidirectionalVlcm(c["dModel"], c["vlcm"]["heads"])
+        else:
+            self.vlcm = None
+        self.decoder = CostDecoder(c["dModel"], dec["costChannels"], dec["aggregationBlocks"], dec["upChannels"], w[0],
+                                   clip_cost=True, position_cost=dec["positionCost"], text_gate=text_gate, gate_union=gate_union,
+                                   gate_grid=dec["gateGrid"] if text_gate else 0)
+        has_text = c["text"] != "none"
+        self.text_reconstruction_weight = obj["textReconstruction"]
+        self.text_reconstruction = (TextReconstructionHead(c["dModel"], obj["reconstructionBuckets"])
+                                    if obj["textReconstruction"] > 0 and has_text else None)
+        # [scale, bias] of the text-pixel cosine logits.
+        self.text_pixel_scale = nn.Parameter(torch.tensor([10.0, -5.0])) if obj["textPixel"] > 0 and has_text else None
 
     def train(self, mode=True):
         super().train(mode)
-        self.clip_vision.eval()  # frozen CLIP stays in eval mode
+        if not self.vision_trainable:
+            self.clip_vision.eval()  # frozen CLIP stays in eval mode
         return self
 
     def clip(self, pixels):
+        taps = tuple(self.c["vitTaps"])
+        if self.vision_trainable:
+            return self.clip_vision(pixels, taps=taps, dense=True)
         with torch.no_grad():
-            return self.clip_vision(pixels, taps=tuple(self.c["vitTaps"]), dense=True)
+            return self.clip_vision(pixels, taps=taps, dense=True)
 
-    def head(self, pyramid, text, aux, present, clip_dense, high_res, label_size):
-        joint = self.date(text, aux, present)
-        levels, pooled = self.vlcm(pyramid, joint)
-        return self.decoder(levels, pooled, pixel_text_cosine(clip_dense, text["pooled"]), high_res, label_size)
+    def head(self, pyramid, text, aux, present, clip_dense, high_res, label_size, ids, eot):
+        """TgcNet.#decode: (logits, weighted text-reconstruction loss or None, text-pixel logits or None)."""
+        joint = self.date(text, aux if self.date.cross_attn is not None else None, present)
+        levels, calibrated = self.vlcm(pyramid, joint) if self.vlcm is not None else (pyramid, joint)
+        tokens = {"tokens": calibrated["tokens"], "mask": calibrated["mask"]} if calibrated["tokens"] is not None else None
+        logits = self.decoder(levels, calibrated["pooled"], pixel_text_cosine(clip_dense, text["pooled"]), high_res, label_size, tokens)
+        text_loss = None
+        if self.text_reconstruction is not None and self.training:
+            text_loss = self.text_reconstruction.loss(joint["pooled"], ids, eot) * self.text_reconstruction_weight
+        pixel_text = None
+        if self.text_pixel_scale is not None and self.training:
+            pixel_text = pixel_text_cosine(levels[0], calibrated["pooled"]) * self.text_pixel_scale[0] + self.text_pixel_scale[1]
+        return logits, text_loss, pixel_text
 
-    def forward(self, vit_pixels, cnn_pixels, text, aux, present, label_size):
+    def forward_train(self, vit_pixels, cnn_pixels, text, aux, present, label_size, ids, eot):
         _, taps, dense = self.clip(vit_pixels)
         maps = self.cnn(cnn_pixels)
         pyramid = self.sse(maps[1:], taps)
-        return self.head(pyramid, text, aux, present, dense, maps[0], label_size)
+        return self.head(pyramid, text, aux, present, dense, maps[0], label_size, ids, eot)
+
+    def forward(self, *args):
+        return self.forward_train(*args)[0]
 
 
 # ---------------------------------------------------------------- workloads
@@ -389,23 +590,30 @@ def build(workload, path):
     text = {"pooled": x["in.text.pooled"], "tokens": x["in.text.tokens"], "mask": x["in.text.mask"]}
     aux = {"pooled": x["in.aux.pooled"], "tokens": x["in.aux.tokens"], "mask": x["in.aux.mask"]}
     present = x["in.aux_present"]
+    ids, eot = x["in.text.ids"], x["in.text.eot"].tolist()
+    masks = x["in.masks"]
     label = (c["cnnInput"], c["cnnInput"])
     taps = [x[f"stage.vit_taps.{i}"] for i in range(3)]
     maps = [x[f"stage.cnn_maps.{i}"] for i in range(4)]
+    dropouts = [m for m in model.modules() if isinstance(m, nn.Dropout)]
 
-    def with_eval(fn):
-        """Checksums run with dropout off (train-mode dropout draws differ between processes)."""
+    def without_dropout(fn):
+        """Checksums run with dropout off (train-mode dropout draws differ between processes); the
+        model stays in train mode, so the training-only heads run."""
         def run():
-            model.eval()
+            for m in dropouts:
+                m.eval()
             try:
                 return fn()
             finally:
-                model.train()
+                for m in dropouts:
+                    m.train()
         return run
 
     if workload == "clip":
         def clip_step():
-            return model.clip(x["in.vit_pixels"])
+            with torch.no_grad():
+                return model.clip_vision(x["in.vit_pixels"], taps=tuple(c["vitTaps"]), dense=True)
 
         def clip_check():
             pooled, t, dense = clip_step()
@@ -426,27 +634,32 @@ def build(workload, path):
         def cnn_check():
             loss = cnn_step()
             return [loss.item(), grad_abs_sum(params)]
-        return cnn_step, with_eval(cnn_check)
+        return cnn_step, without_dropout(cnn_check)
 
     if workload == "sse":
         params = trainable(model.sse)
         leaves = [m.clone().requires_grad_() for m in maps[1:]]
+        half = c["dModel"] // 2
 
         def sse_step():
             for p in params + leaves:
                 p.grad = None
             out = model.sse(leaves, taps)
-            loss = sum(m.square().mean() for m in out)
+            # Half the channels: after the LayerNorm the mean square over all of them is ~1.
+            loss = sum(m[:, :half].square().mean() for m in out)
             loss.backward()
             return loss
 
         def sse_check():
             loss = sse_step()
             return [loss.item(), grad_abs_sum(params), grad_abs_sum(leaves)]
-        return sse_step, with_eval(sse_check)
+        return sse_step, without_dropout(sse_check)
 
     if workload == "head":
-        params = trainable(model.date) + trainable(model.vlcm) + trainable(model.decoder)
+        heads = [model.date, model.vlcm, model.decoder, model.text_reconstruction]
+        params = [p for m in heads if m is not None for p in trainable(m)]
+        if model.text_pixel_scale is not None:
+            params.append(model.text_pixel_scale)
         pyramid = [x[f"stage.pyramid.{i}"].clone().requires_grad_() for i in range(3)]
         high_res = maps[0].clone().requires_grad_()
         leaves = pyramid + [high_res]
@@ -455,14 +668,14 @@ def build(workload, path):
         def head_step():
             for p in params + leaves:
                 p.grad = None
-            loss = model.head(pyramid, text, aux, present, dense, high_res, label).square().mean()
+            loss = training_loss(model.head(pyramid, text, aux, present, dense, high_res, label, ids, eot), masks, c)
             loss.backward()
             return loss
 
         def head_check():
             loss = head_step()
             return [loss.item(), grad_abs_sum(params), grad_abs_sum(leaves)]
-        return head_step, with_eval(head_check)
+        return head_step, without_dropout(head_check)
 
     if workload == "step":
         params = trainable(model)
@@ -470,14 +683,15 @@ def build(workload, path):
         def full_step():
             for p in params:
                 p.grad = None
-            loss = model(x["in.vit_pixels"], x["in.cnn_pixels"], text, aux, present, label).square().mean()
+            out = model.forward_train(x["in.vit_pixels"], x["in.cnn_pixels"], text, aux, present, label, ids, eot)
+            loss = training_loss(out, masks, c)
             loss.backward()
             return loss
 
         def full_check():
             loss = full_step()
             return [loss.item(), grad_abs_sum(params)]
-        return full_step, with_eval(full_check)
+        return full_step, without_dropout(full_check)
     raise SystemExit(f"unknown workload {workload}")
 
 

@@ -1,5 +1,5 @@
-// Shared runner code for the TS-vs-PyTorch benchmarks (bench/run-clip.mjs, bench/run-model.mjs).
-// The method is bench/run-engine.mjs's, factored out (run-engine.mjs itself is unchanged):
+// Shared runner code for the TS-vs-PyTorch benchmarks (bench/run-engine.mjs, bench/run-clip.mjs,
+// bench/run-model.mjs; the sides' half of the protocol is bench/lib/serve.mjs and twinlib.py):
 // one fresh TS process and one fresh Python process per workload, each in --serve mode; set-up,
 // checksum and warm-up one side at a time; then alternating timed turns (order flipping every
 // turn, a pause between turns for the idle side's OpenMP/OpenBLAS spinners); samples pooled per
@@ -95,9 +95,22 @@ export class Side {
  * makeTs/makePy return a started Side. Returns samples, both ready lines and the TS done line.
  */
 export async function alternate({ makeTs, makePy, turns, perTurn }) {
+  const started = [];
+  try {
+    return await alternateSides({ makeTs, makePy, turns, perTurn, started });
+  } catch (e) {
+    // A side failed: stop the other one (and this one, if it still runs) instead of leaving it waiting.
+    for (const side of started) if (!side.exited) side.child.kill();
+    throw e;
+  }
+}
+
+async function alternateSides({ makeTs, makePy, turns, perTurn, started }) {
   const ts = makeTs();
+  started.push(ts);
   const tsInfo = await ts.next();
   const py = makePy(tsInfo);
+  started.push(py);
   const pyInfo = await py.next();
   const sides = { ts, py };
   const samples = { ts: [], py: [] };
@@ -156,7 +169,11 @@ export function sameChecks(ts, py, tol = 1e-3) {
   return { same: worst < tol, worst };
 }
 
-/** Parses --key value pairs (and bare flags listed in `flags`) into o (its keys are the defaults). */
+/**
+ * Parses --key value pairs (and bare flags listed in `flags`) into o (its keys are the defaults,
+ * in camelCase: --json-out sets jsonOut). A number default takes Number(value); an array default
+ * collects every occurrence (--set a=1 --set b=2).
+ */
 export function parseArgs(argv, o, flags = []) {
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i].replace(/^--/, '').replace(/-([a-z])/g, (_, c) => c.toUpperCase());
@@ -165,8 +182,10 @@ export function parseArgs(argv, o, flags = []) {
       continue;
     }
     if (!(k in o)) throw new Error(`unknown option ${argv[i]}`);
+    if (i + 1 >= argv.length) throw new Error(`option ${argv[i]} needs a value`);
     const v = argv[++i];
-    o[k] = typeof o[k] === 'number' ? Number(v) : v;
+    if (Array.isArray(o[k])) o[k] = [...o[k], v];
+    else o[k] = typeof o[k] === 'number' ? Number(v) : v;
   }
   return o;
 }
