@@ -33,3 +33,21 @@ test('a generous budget keeps the epochs; a spent one still allows the next step
   // A second estimate is appended, not substituted: the run records how it was sized.
   assert.equal(resizeToBudget(spent, { secondsLeft: 100, step: 50, stepSeconds: 1, validationSeconds: 5, batchesPerEpoch: 100 }).estimates.length, 2);
 });
+
+test('an early, noisy estimate within the tolerance keeps the plan; a later one, or a larger shortfall, still cuts it', () => {
+  const plan = epochPlan(262, 3);
+  // The demo's case: 0.35 s a step over steps 5-35 fits ~743 of 786 steps (5% short).
+  const m = { secondsLeft: 290, step: 35, stepSeconds: 0.35, validationSeconds: 6.7, batchesPerEpoch: 262 };
+  const cut = resizeToBudget(plan, m);
+  assert.ok(cut.totalSteps < 786 && cut.totalSteps >= 786 * 0.9, `${cut.totalSteps}`);
+  const kept = resizeToBudget(plan, { ...m, keepWithin: 0.1 });
+  assert.equal(kept.totalSteps, 786);
+  assert.equal(kept.warmupSteps, 40);
+  assert.equal(kept.sizedBy, 'epochs');
+  assert.equal(kept.estimates.length, 1, 'the estimate is still recorded');
+  // 20% short: beyond the tolerance, cut at once.
+  const slow = resizeToBudget(plan, { ...m, stepSeconds: 0.45, keepWithin: 0.1 });
+  assert.ok(slow.totalSteps < 786 * 0.9, `${slow.totalSteps}`);
+  // The epoch's measurement (no tolerance) cuts what the early one kept.
+  assert.ok(resizeToBudget(kept, { ...m, step: 262, secondsLeft: 200 }).totalSteps < 786);
+});

@@ -44,6 +44,8 @@ export interface BudgetMeasurement {
   /** Seconds one validation pass takes (measured, or estimated before the first one). */
   validationSeconds: number;
   batchesPerEpoch: number;
+  /** Keep the current plan when the budget fits at least (1 - keepWithin) of it (for early, noisy estimates). */
+  keepWithin?: number;
 }
 
 /**
@@ -57,7 +59,11 @@ export function resizeToBudget(plan: SchedulePlan, m: BudgetMeasurement): Schedu
   const usable = m.secondsLeft * 0.97 - m.validationSeconds;
   const perStep = m.stepSeconds + m.validationSeconds / m.batchesPerEpoch;
   const fit = Math.max(1, Math.floor(usable / perStep));
-  const total = Math.max(m.step + 1, Math.min(plan.epochSteps, m.step + fit));
+  let total = Math.max(m.step + 1, Math.min(plan.epochSteps, m.step + fit));
+  // A noisy estimate (a few seconds of steps) must not reshape a schedule the budget can almost
+  // hold: a burst of load would change the warm-up and the cosine, and so the model. Within the
+  // tolerance the plan stays; a later, measured estimate still cuts it if it must.
+  if (m.keepWithin !== undefined && total < plan.totalSteps && total >= plan.totalSteps * (1 - m.keepWithin)) total = plan.totalSteps;
   const estimate: PlanEstimate = { atStep: m.step, stepSeconds: m.stepSeconds, validationSeconds: m.validationSeconds, totalSteps: total };
   return {
     ...plan,

@@ -413,10 +413,10 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
   let measureStart = 0;
   let stepSecondsThisEpoch = 0;
   let stepsTimedThisEpoch = 0;
-  const replan = (measuredStep: number, measuredValidation: number) => {
+  const replan = (measuredStep: number, measuredValidation: number, keepWithin?: number) => {
     // Every rank must plan the same schedule: the slowest rank's clocks decide.
     const [stepSeconds, validationSeconds, now] = dp.max([measuredStep, measuredValidation, elapsed()]);
-    state.plan = resizeToBudget(state.plan, { secondsLeft: budget - now, step: state.globalStep, stepSeconds, validationSeconds, batchesPerEpoch });
+    state.plan = resizeToBudget(state.plan, { secondsLeft: budget - now, step: state.globalStep, stepSeconds, validationSeconds, batchesPerEpoch, keepWithin });
     schedule.setStep(state.globalStep);
     progress.total = state.plan.totalSteps;
     const e = state.plan.estimates[state.plan.estimates.length - 1];
@@ -524,7 +524,9 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
             const stepSeconds = (performance.now() - measureStart) / 1000 / (MEASURE_TO - MEASURE_FROM);
             // Validation runs forward only, on every validation case: about half a training
             // step's time per batch, a guess the second estimate replaces with a measurement.
-            replan(stepSeconds, (valCases.length / options.batch) * stepSeconds * 0.5);
+            // 30 steps are seconds of wall time: a plan within 10% of fitting is kept until the
+            // epoch's own measurement (a burst of load must not reshape the schedule).
+            replan(stepSeconds, (valCases.length / options.batch) * stepSeconds * 0.5, 0.1);
           }
         }
         if (state.globalStep >= state.plan.totalSteps && state.plan.sizedBy === 'time-budget') {
