@@ -57,8 +57,8 @@ export function available(): boolean {
 
 const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|::1)$/;
 
+/** Meets the other ranks (blocks until all have come, or the timeout). A build without Gloo throws what to install. */
 export function initProcessGroup(options: ProcessGroupOptions): void {
-  if (!native.hasGloo) native.initProcessGroup('gloo', '', 0, 0, 1, 0, ''); // throws the addon's install advice
   const hostname = options.hostname ?? (LOOPBACK.test(options.masterAddr) ? '127.0.0.1' : '');
   native.initProcessGroup(options.backend ?? 'gloo', options.masterAddr, options.masterPort, options.rank, options.worldSize, options.timeoutMs ?? 60_000, hostname);
 }

@@ -68,14 +68,6 @@ export class DataParallel {
     }
   }
 
-  /** This rank's contiguous slice of a global batch, and the index of its first case in it. */
-  shard<T>(items: readonly T[]): { items: T[]; offset: number } {
-    if (!this.distributed) return { items: [...items], offset: 0 };
-    const per = Math.ceil(items.length / this.worldSize);
-    const offset = Math.min(items.length, this.rank * per);
-    return { items: items.slice(offset, offset + per), offset };
-  }
-
   /** This rank's share of the validation cases (every worldSize-th). */
   shardCases<T>(items: readonly T[]): T[] {
     return this.distributed ? items.filter((_, i) => i % this.worldSize === this.rank) : [...items];
