@@ -13,6 +13,8 @@ void registerTensorIo(Napi::Env env, Napi::Object exports);
 void registerAutograd(Napi::Env env, Napi::Object exports);
 void registerMsDeformAttn(Napi::Env env, Napi::Object exports);
 void registerDistributed(Napi::Env env, Napi::Object exports);
+void registerAmp(Napi::Env env, Napi::Object exports);
+void registerProfiler(Napi::Env env, Napi::Object exports);
 
 namespace {
 
@@ -54,6 +56,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tgt::registerAutograd(env, exports);
   tgt::registerMsDeformAttn(env, exports);
   tgt::registerDistributed(env, exports);
+  tgt::registerAmp(env, exports);
+  tgt::registerProfiler(env, exports);
   exports.Set("manualSeed", Napi::Function::New(env, tgt::ManualSeed, "manualSeed"));
   exports.Set("setNumThreads", Napi::Function::New(env, tgt::SetNumThreads, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New(env, tgt::GetNumThreads, "getNumThreads"));

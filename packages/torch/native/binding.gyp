@@ -4,11 +4,13 @@
       "target_name": "torch_native",
       "sources": [
         "addon.cc",
+        "amp.cc",
         "autograd.cc",
         "dispatch.cc",
         "distributed.cc",
         "handles.cc",
         "ms_deform_attn.cc",
+        "profiler.cc",
         "tensor_io.cc"
       ],
       "include_dirs": [

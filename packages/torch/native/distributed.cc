@@ -7,12 +7,21 @@
 // Built only where Gloo's headers are (TGT_WITH_GLOO, from find-libtorch.mjs); elsewhere every
 // entry point says what to install.
 #include <napi.h>
+#if defined(TGT_WITH_GLOO) || defined(TGT_WITH_NCCL)
+#define TGT_WITH_C10D 1
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/version.h>
+#endif
 #ifdef TGT_WITH_GLOO
 // libtorch's own build defines this when it has Gloo; its headers hide the Gloo group otherwise.
 #define USE_C10D_GLOO 1
-#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
-#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#endif
+#ifdef TGT_WITH_NCCL
+// A CUDA libtorch with NCCL (find-libtorch.mjs sees its ProcessGroupNCCL header): collectives on CUDA tensors.
+#define USE_C10D_NCCL 1
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
 #include <chrono>
@@ -24,12 +33,18 @@
 
 namespace tgt {
 namespace {
-#ifdef TGT_WITH_GLOO
+#ifdef TGT_WITH_C10D
+
+// What Gloo and NCCL groups derive from: a ProcessGroup in libtorch 1.x, a Backend in 2.x.
+#if TORCH_VERSION_MAJOR >= 2
+using Collectives = c10d::Backend;
+#else
+using Collectives = c10d::ProcessGroup;
+#endif
 
 struct Group {
   c10::intrusive_ptr<c10d::Store> store;
-  // The concrete type: a ProcessGroup in libtorch 1.x, a Backend in 2.x; both have the collectives.
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
+  c10::intrusive_ptr<Collectives> pg;
   int rank;
   int size;
 };
@@ -68,7 +83,17 @@ Napi::Value InitProcessGroup(const Napi::CallbackInfo& info) {
     const auto timeout = std::chrono::milliseconds(info[5].As<Napi::Number>().Int64Value());
     const std::string hostname = info[6].As<Napi::String>().Utf8Value();
     if (group()) throw Napi::Error::New(env, "init_process_group: this process already has a process group; destroy it first");
-    if (backend != "gloo") throw Napi::RangeError::New(env, "init_process_group: backend " + backend + " is not built into this addon (gloo is)");
+    bool built = false;
+#ifdef TGT_WITH_GLOO
+    built = built || backend == "gloo";
+#endif
+#ifdef TGT_WITH_NCCL
+    built = built || backend == "nccl";
+#endif
+    if (!built) {
+      throw Napi::RangeError::New(env, "init_process_group: backend " + backend +
+                                           " is not built into this addon (gloo needs Gloo's headers, e.g. libgloo-dev; nccl a CUDA libtorch with NCCL)");
+    }
     if (size < 1 || rank < 0 || rank >= size) throw Napi::RangeError::New(env, "init_process_group: need 0 <= rank < world size");
     if (port < 1 || port > 65535) throw Napi::RangeError::New(env, "init_process_group: port must be 1-65535");
     c10d::TCPStoreOptions opts;
@@ -80,11 +105,24 @@ Napi::Value InitProcessGroup(const Napi::CallbackInfo& info) {
     auto tcp = c10::make_intrusive<c10d::TCPStore>(host, opts);
     // Namespaced as torch.distributed does, so a store shared with other users stays apart.
     auto store = c10::make_intrusive<c10d::PrefixStore>("default_pg", tcp);
-    auto options = c10d::ProcessGroupGloo::Options::create(timeout);
-    options->devices.push_back(hostname.empty() ? c10d::ProcessGroupGloo::createDefaultDevice()
-                                                : c10d::ProcessGroupGloo::createDeviceForHostname(hostname));
-    options->threads = 2;
-    auto pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, size, options);
+    c10::intrusive_ptr<Collectives> pg;
+#ifdef TGT_WITH_NCCL
+    if (backend == "nccl") {
+      // Each rank drives the CUDA device torchrun gave it (the caller sets it as current).
+      auto options = c10d::ProcessGroupNCCL::Options::create();
+      options->timeout = timeout;
+      pg = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, rank, size, options);
+    }
+#endif
+#ifdef TGT_WITH_GLOO
+    if (!pg) {
+      auto options = c10d::ProcessGroupGloo::Options::create(timeout);
+      options->devices.push_back(hostname.empty() ? c10d::ProcessGroupGloo::createDefaultDevice()
+                                                  : c10d::ProcessGroupGloo::createDeviceForHostname(hostname));
+      options->threads = 2;
+      pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, size, options);
+    }
+#endif
     group() = std::make_unique<Group>(Group{tcp, pg, rank, size});
     return env.Undefined();
   });
@@ -165,7 +203,7 @@ Napi::Value DestroyProcessGroup(const Napi::CallbackInfo& info) {
   });
 }
 
-#else
+#else  // TGT_WITH_C10D
 
 Napi::Value NoGloo(const Napi::CallbackInfo& info) {
   throw Napi::Error::New(info.Env(),
@@ -198,6 +236,13 @@ void registerDistributed(Napi::Env env, Napi::Object exports) {
   exports.Set("destroyProcessGroup", Napi::Function::New(env, DestroyProcessGroup, "destroyProcessGroup"));
   exports.Set("hasGloo", Napi::Boolean::New(env,
 #ifdef TGT_WITH_GLOO
+                                            true
+#else
+                                            false
+#endif
+                                            ));
+  exports.Set("hasNccl", Napi::Boolean::New(env,
+#ifdef TGT_WITH_NCCL
                                             true
 #else
                                             false

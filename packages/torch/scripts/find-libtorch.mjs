@@ -66,6 +66,11 @@ export function findLibtorch() {
   return { ...found, gloo: hasGloo(found) };
 }
 
+/** A CUDA libtorch whose headers include the NCCL process group (PyTorch's CUDA wheels do). */
+function hasNccl(found) {
+  return found.cuda && found.include.some((dir) => existsSync(join(dir, 'torch', 'csrc', 'distributed', 'c10d', 'ProcessGroupNCCL.hpp')));
+}
+
 /** Gloo's headers (Debian: libgloo-dev; some libtorch builds carry them): the c10d process group needs them to build. */
 function hasGloo(found) {
   return [...found.include, '/usr/include'].some((dir) => existsSync(join(dir, 'gloo', 'algorithm.h')));
@@ -80,7 +85,7 @@ function facet(found, name) {
       return [`-L${found.lib}`, `-Wl,-rpath,${found.lib}`, ...cuda, '-ltorch', '-ltorch_cpu', '-lc10'].join(' ');
     }
     case 'defines':
-      return `_GLIBCXX_USE_CXX11_ABI=${found.cxx11Abi ? 1 : 0}${found.cuda ? ' TGT_WITH_CUDA=1' : ''}${hasGloo(found) ? ' TGT_WITH_GLOO=1' : ''}`;
+      return `_GLIBCXX_USE_CXX11_ABI=${found.cxx11Abi ? 1 : 0}${found.cuda ? ' TGT_WITH_CUDA=1' : ''}${hasGloo(found) ? ' TGT_WITH_GLOO=1' : ''}${hasNccl(found) ? ' TGT_WITH_NCCL=1' : ''}`;
     case 'json':
       return JSON.stringify(found, null, 2);
     default:

@@ -77,6 +77,7 @@ export const OPS = [
   ['masked_fill', 'Scalar', 'maskedFill'], ['index', 'Tensor', 'index'], ['flip', '', 'flip'], ['roll', '', 'roll'],
   ['tril', '', 'tril'], ['triu', '', 'triu'], ['clone', '', 'clone'], ['detach', '', 'detach'],
   ['to', 'dtype', 'toDtype'], ['to', 'device', 'toDevice'], ['nonzero', '', 'nonzero'],
+  ['pin_memory', '', 'pinMemory'], ['is_pinned', '', 'isPinned'],
   // creation
   ['zeros', '', 'zeros'], ['ones', '', 'ones'], ['full', '', 'full'], ['empty', 'memory_format', 'empty'],
   ['randn', '', 'randn'], ['rand', '', 'rand'], ['randint', 'low', 'randint'], ['randperm', '', 'randperm'],

@@ -1,6 +1,7 @@
 // torch.distributed for data-parallel training, on PyTorch's own c10d engine (native/
 // distributed.cc): one process group per process, rendezvous through a TCPStore at
-// MASTER_ADDR:MASTER_PORT (torchrun's environment), Gloo collectives on CPU tensors.
+// MASTER_ADDR:MASTER_PORT (torchrun's environment), Gloo collectives on CPU tensors, NCCL on
+// CUDA tensors where the addon was built against a CUDA libtorch.
 //
 // Gradients are averaged in one flat bucket after backward (allReduceGradients_), not in
 // buckets overlapped with backward as the c10d reducer does: on the CPU the all-reduce and the
@@ -13,8 +14,8 @@ import { zerosLike } from './creation.js';
 import type { Tensor } from './tensor.js';
 
 export interface ProcessGroupOptions {
-  /** 'gloo' (CPU tensors); NCCL is not built into this addon. */
-  backend?: 'gloo';
+  /** 'gloo' (CPU tensors, the default) or 'nccl' (CUDA tensors; built when the addon is built against a CUDA libtorch with NCCL). */
+  backend?: 'gloo' | 'nccl';
   /** Rank 0's address: it hosts the TCPStore every rank meets at. */
   masterAddr: string;
   masterPort: number;
@@ -50,9 +51,9 @@ export function processGroupFromEnv(env: NodeJS.ProcessEnv = process.env): Proce
   return { masterAddr, masterPort, rank, worldSize };
 }
 
-/** Whether this build of the addon has Gloo (its headers were found when it was built). */
-export function available(): boolean {
-  return native.hasGloo;
+/** Whether this build of the addon has a backend: Gloo (its headers were found when it was built) or NCCL (a CUDA libtorch). */
+export function available(backend: 'gloo' | 'nccl' = 'gloo'): boolean {
+  return backend === 'gloo' ? native.hasGloo : native.hasNccl;
 }
 
 const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|::1)$/;

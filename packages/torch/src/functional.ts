@@ -84,14 +84,23 @@ export function layerNorm(
   bias: Tensor | null = null,
   eps = 1e-5,
 ): Tensor {
-  return aten.layerNorm(input, normalizedShape, { weight, bias, eps });
+  return aten.layerNorm(asParams(input, weight), normalizedShape, { weight, bias, eps });
+}
+
+/**
+ * Normalisations run in their parameters' precision: an autocast region hands them bfloat16 or
+ * float16 activations, and CUDA's autocast computes them in float32; the CPU's (libtorch 1.x)
+ * has no rule for group_norm and would fail on the mixed dtypes, so this says it for both.
+ */
+function asParams(input: Tensor, weight: Tensor | null): Tensor {
+  return weight !== null && input.dtype !== weight.dtype && (input.dtype === 'bfloat16' || input.dtype === 'float16') ? input.to(weight.dtype) : input;
 }
 
 export function groupNorm(input: Tensor, numGroups: number, weight: Tensor | null = null, bias: Tensor | null = null, eps = 1e-5): Tensor {
   if (input.shape[1] % numGroups !== 0) {
     throw new RangeError(`group_norm: ${input.shape[1]} channels are not divisible into ${numGroups} groups`);
   }
-  return aten.groupNorm(input, numGroups, { weight, bias, eps });
+  return aten.groupNorm(asParams(input, weight), numGroups, { weight, bias, eps });
 }
 
 export function batchNorm(
@@ -101,7 +110,7 @@ export function batchNorm(
   options: { weight?: Tensor | null; bias?: Tensor | null; training?: boolean; momentum?: number; eps?: number } = {},
 ): Tensor {
   return aten.batchNorm(
-    input,
+    asParams(input, options.weight ?? runningMean),
     options.weight ?? null,
     options.bias ?? null,
     runningMean,

@@ -12,3 +12,5 @@ export * as optim from './optim/index.js';
 export * as distributed from './distributed.js';
 export * from './io/safetensors.js';
 export * from './testing/gradcheck.js';
+export * as amp from './amp.js';
+export * as profiler from './profiler.js';

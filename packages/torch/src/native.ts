@@ -39,6 +39,8 @@ export interface NativeBinding {
   libtorchVersion: string;
   /** c10d (native/distributed.cc): one Gloo process group per process. */
   hasGloo: boolean;
+  /** Built against a CUDA libtorch with NCCL. */
+  hasNccl: boolean;
   initProcessGroup(backend: string, host: string, port: number, rank: number, worldSize: number, timeoutMs: number, hostname: string): void;
   allReduce(id: number, op: string): void;
   broadcast(id: number, root: number): void;
@@ -48,6 +50,13 @@ export interface NativeBinding {
   storeCheck(key: string): boolean;
   processGroupInfo(): { rank: number; worldSize: number } | null;
   destroyProcessGroup(): void;
+  /** Autocast state of the calling thread (native/amp.cc). */
+  autocastEnter(deviceType: string, dtype: number, enabled: boolean): [boolean, number];
+  autocastExit(deviceType: string, wasEnabled: boolean, previousDtype: number): void;
+  autocastIsEnabled(deviceType: string): boolean;
+  /** RecordFunction profile (native/profiler.cc): rows [name, calls, totalUs, selfUs]. */
+  profilerStart(): void;
+  profilerStop(): [string, number, number, number][];
 }
 
 export interface NativeArgument {

@@ -225,6 +225,11 @@ export class Tensor {
     return this.to(`cuda:${index}`);
   }
 
+  /** A copy in page-locked memory, from which a copy to CUDA can run asynchronously (needs a CUDA build). */
+  pinMemory(): Tensor {
+    return aten.pinMemory(this);
+  }
+
   clone(): Tensor {
     return aten.clone(this);
   }

@@ -1122,6 +1122,18 @@ export function nonzero(input: Tensor): Tensor {
   return wrap(native.callOp(op_nonzero.id, input.id));
 }
 
+const op_pinMemory = new LazyOp('aten::pin_memory', '');
+/** `aten::pin_memory(Tensor(a) self, Device? device=None) -> Tensor(a)` */
+export function pinMemory(input: Tensor, options: { device?: Device | null } = {}): Tensor {
+  return wrap(native.callOp(op_pinMemory.id, input.id, options.device));
+}
+
+const op_isPinned = new LazyOp('aten::is_pinned', '');
+/** `aten::is_pinned(Tensor self, Device? device=None) -> bool` */
+export function isPinned(input: Tensor, options: { device?: Device | null } = {}): boolean {
+  return native.callOp(op_isPinned.id, input.id, options.device) as boolean;
+}
+
 const op_zeros = new LazyOp('aten::zeros', '');
 /** `aten::zeros(SymInt[] size, *, ScalarType? dtype=None, Layout? layout=None, Device? device=None, bool? pin_memory=None) -> Tensor` */
 export function zeros(size: number[], options: { dtype?: DType | null; layout?: number | null; device?: Device | null; pinMemory?: boolean | null } = {}): Tensor {

@@ -83,7 +83,8 @@ export abstract class Optimizer<H extends { lr: number }> {
       if (t.shape.join() !== p.shape.join() && name !== 'step') {
         throw new RangeError(`optimizer state ${key} has shape [${t.shape.join(', ')}], the parameter [${p.shape.join(', ')}]`);
       }
-      this.setState(p, name, t.clone());
+      // Moments live where their parameter lives (a CPU checkpoint resumed on CUDA, or back).
+      this.setState(p, name, name === 'step' || t.device === p.device ? t.clone() : t.to(p.device));
     }
   }
 
