@@ -8,6 +8,7 @@ import { type SynthStyle, writeSynthDataset } from '../data/synth_dataset.js';
 import { evaluateRun } from '../eval/run_eval.js';
 import { train } from '../train/train.js';
 import { type Probe, runProbe } from './demo_probe.js';
+import { type Precision, resolveExecution } from '../model/execution.js';
 
 export interface DemoOptions {
   out: string;
@@ -21,6 +22,9 @@ export interface DemoOptions {
   set?: string[];
   /** Probability that a training case asks one of its negative prompts (default 0: measured, it costs Dice; README). */
   negativePrompts?: number;
+  /** cpu (default), cuda or cuda:N; training, evaluation and the probe run there. */
+  device?: string;
+  precision?: Precision;
   json?: boolean;
 }
 
@@ -97,6 +101,8 @@ export async function demo(opts: DemoOptions): Promise<{ pass: boolean; exitCode
     // on invariance to rotations it never sees at test time.
     augment: false,
     ...(opts.negativePrompts ? { negativePrompts: opts.negativePrompts } : {}),
+    device: opts.device,
+    precision: opts.precision,
   });
   if (trained.stoppedBy === 'interrupt') {
     say(`stopped by ${trained.signal}: the run in ${runDir} is saved (\`tgcnet train --resume\` continues it); nothing evaluated`);
@@ -104,9 +110,9 @@ export async function demo(opts: DemoOptions): Promise<{ pass: boolean; exitCode
   }
   say('evaluating on the test split (and with shuffled prompts)');
   const reportDir = join(out, 'report');
-  const evaluation = await evaluateRun({ checkpoint: runDir, data: dataDir, split: 'test', report: reportDir, shufflePrompts: true, seed: opts.seed });
+  const evaluation = await evaluateRun({ checkpoint: runDir, data: dataDir, split: 'test', report: reportDir, shufflePrompts: true, seed: opts.seed, device: opts.device, precision: opts.precision });
   say('probing one test image under three prompts');
-  const probe: Probe = await runProbe(runDir, dataDir, opts.data ? null : { style: opts.style, seed: opts.seed });
+  const probe: Probe = await runProbe(runDir, dataDir, opts.data ? null : { style: opts.style, seed: opts.seed }, resolveExecution(opts));
   const shuffled = evaluation.shuffledPrompts!.dice.micro;
   const verdict = demoVerdict(evaluation.dice.micro, shuffled);
   const result = {

@@ -8,6 +8,7 @@ import { SYNTH_STYLES, type SynthStyle, synthCaseIndex, synthCaseSeed } from '..
 import type { CaseRecord } from '../data/types.js';
 import { segment } from '../infer/segment.js';
 import { loadRun } from '../run/checkpoint.js';
+import { CPU_FP32, type Execution } from '../model/execution.js';
 
 export interface ProbeRow {
   prompt: string;
@@ -58,7 +59,7 @@ function dice(pred: Uint8Array, truth: Uint8Array): number {
  * with lesions in two or more zones, and the expected mask of any prompt is known: the
  * pixels of that image's lesions in the zones the prompt's own case named.
  */
-export async function runProbe(runDir: string, dataDir: string, synthetic: { style: SynthStyle; seed: number } | null): Promise<Probe> {
+export async function runProbe(runDir: string, dataDir: string, synthetic: { style: SynthStyle; seed: number } | null, execution: Execution = CPU_FP32): Promise<Probe> {
   const dataset = await openDataset(dataDir, { splits: ['test'] });
   const cases = dataset.cases.filter((c) => c.split === 'test').sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   if (cases.length === 0) throw new Error(`${dataDir}: no test cases to probe`);
@@ -84,7 +85,7 @@ export async function runProbe(runDir: string, dataDir: string, synthetic: { sty
     const zoneWanted = drawnTarget.opacityZones.map((z) => wanted.has(key(z)));
     return Uint8Array.from(drawnTarget.zoneOf, (z) => (z >= 0 && zoneWanted[z] ? 1 : 0));
   };
-  const run = loadRun(runDir);
+  const run = loadRun(runDir, {}, execution);
   try {
     const image = await loadImage(target.image);
     const ownTruth = target.mask ? (await loadMask(target.mask)).data.map((v) => (v > 0 ? 1 : 0)) : null;

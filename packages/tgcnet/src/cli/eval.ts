@@ -1,5 +1,6 @@
 import type { FormatName, Split } from '../data/types.js';
 import { evaluateRun } from '../eval/run_eval.js';
+import type { Precision } from '../model/execution.js';
 import { Progress } from '../train/progress.js';
 
 export async function evalCommand(o: Record<string, unknown>): Promise<void> {
@@ -31,6 +32,8 @@ export async function evalCommand(o: Record<string, unknown>): Promise<void> {
     maskThreshold: o.maskThreshold as number | undefined,
     clip: o.clip as string | undefined,
     tokenizer: o.tokenizer as string | undefined,
+    device: o.device as string | undefined,
+    precision: o.precision as Precision | undefined,
   });
   if (o.json) {
     process.stdout.write(`${JSON.stringify(r)}\n`);

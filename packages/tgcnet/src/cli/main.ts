@@ -56,8 +56,10 @@ export function buildProgram(): Command {
     .option('--data <dir>', 'score the demo protocol on this dataset instead of generating one')
     .option('--set <key=value>', 'override a field of the small preset (repeatable), e.g. for an ablation: decoder.textGate=false', collect, [])
     .option('--negative-prompts <p>', 'probability that a training case asks a prompt naming only zones it has no lesion in, with an empty target (0-1; measured, off by default: README)', unitInterval, 0)
+    .option('--device <d>', 'cpu, cuda or cuda:N (the README\'s figures are CPU runs)', device, 'cpu')
+    .addOption(new Option('--precision <p>', 'autocast precision: fp32, bf16 or fp16 (CUDA)').choices(['fp32', 'bf16', 'fp16']).default('fp32'))
     .option('--json', 'print the result as JSON')
-    .action(async (opts: { out: string; minutes: number; n: number; seed: number; style: SynthStyle; data?: string; set: string[]; negativePrompts: number; json?: boolean }) => {
+    .action(async (opts: { out: string; minutes: number; n: number; seed: number; style: SynthStyle; data?: string; set: string[]; negativePrompts: number; device: string; precision: 'fp32' | 'bf16' | 'fp16'; json?: boolean }) => {
       const { demo } = await import('./demo.js');
       const { pass, exitCode } = await demo(opts);
       if (!pass) process.exitCode = exitCode ?? 1;
@@ -163,7 +165,8 @@ export function buildProgram(): Command {
     .option('--lr <x>', 'peak learning rate (default by preset)', positiveNumber)
     .option('--weight-decay <x>', 'AdamW weight decay', nonNegativeNumber, 0.01)
     .option('--max-minutes <m>', 'time budget: the schedule is sized to it, checkpoints kept, resumable', positiveNumber)
-    .option('--device <d>', 'cpu or cuda[:N]', device, 'cpu')
+    .option('--device <d>', 'cpu, cuda or cuda:N (with --nproc-per-node, cuda: each process its cuda:LOCAL_RANK)', device, 'cpu')
+    .addOption(new Option('--precision <p>', 'autocast precision of the forward pass: fp32, bf16 (CPU or CUDA) or fp16 (CUDA; with a gradient scaler in training)').choices(['fp32', 'bf16', 'fp16']).default('fp32'))
     .option('--seed <n>', 'random seed', nonNegativeInt, 0)
     .option('--patience <n>', 'early stopping: epochs without a better validation Dice', nonNegativeInt, 10)
     .option('--no-augment', 'turn augmentation off')
@@ -178,6 +181,8 @@ export function buildProgram(): Command {
     .addOption(new Option('--val-half <a|b>', 'validate (and select the best checkpoint) on one fixed, hashed half of the validation split').choices(['a', 'b']))
     .option('--mask-threshold <v>', 'binarise 2-D masks as foreground > v (0-254) instead of the automatic rule (> 127, or > 0 in 0/1 masks)', maskThreshold)
     .option('--threads <n>', 'libtorch threads (default: OMP_NUM_THREADS, else all cores; 1 is fastest for the small preset on 2 cores)', positiveInt)
+    .option('--profile <steps>', 'profile that many steps (after 3 warm-up steps): a per-operator time table (self and total ms per step) on stderr and profile.json in the run', positiveInt)
+    .option('--max-steps <n>', 'stop after n optimizer steps in this invocation (resumable; e.g. with --profile)', positiveInt)
     .option('--nproc-per-node <n>', 'data-parallel: start n processes on this machine (--batch stays the global batch, split between them)', positiveInt, 1)
     .option('--nnodes <n>', 'data-parallel over machines: how many take part (each runs this command with its --node-rank)', positiveInt, 1)
     .option('--node-rank <n>', "this machine's index, 0 to nnodes-1", nonNegativeInt, 0)
@@ -226,6 +231,8 @@ export function buildProgram(): Command {
     .addOption(new Option('--val-half <a|b>', 'evaluate one fixed, hashed half of the split (select on a, report on b)').choices(['a', 'b']))
     .option('--clip <path>', 'the pretrained CLIP for a run that froze one, when it is not where the run recorded it: a folder, a .safetensors file or a hub name (org/name[@revision])')
     .option('--tokenizer <path>', 'tokenizer files, instead of the run\'s own copy')
+    .option('--device <d>', 'cpu, cuda or cuda:N', device, 'cpu')
+    .addOption(new Option('--precision <p>', 'autocast precision of the forward pass: fp32, bf16 (CPU or CUDA) or fp16 (CUDA; with a gradient scaler in training)').choices(['fp32', 'bf16', 'fp16']).default('fp32'))
     .option('--json', 'print JSON')
     .action(async (opts: Record<string, unknown>) => {
       const { evalCommand } = await import('./eval.js');
@@ -248,6 +255,8 @@ export function buildProgram(): Command {
     .option('--tokenizer <path>', 'tokenizer files, instead of the run\'s own copy')
     .option('--max-volume-mb <mb>', 'refuse a NIfTI volume larger than this once decompressed (checked from its header first)', positiveInt, 1024)
     .option('--max-slices <n>', 'refuse a NIfTI volume with more slices', positiveInt, 2048)
+    .option('--device <d>', 'cpu, cuda or cuda:N', device, 'cpu')
+    .addOption(new Option('--precision <p>', 'autocast precision of the forward pass: fp32, bf16 (CPU or CUDA) or fp16 (CUDA; with a gradient scaler in training)').choices(['fp32', 'bf16', 'fp16']).default('fp32'))
     .option('--json', 'print JSON (area, mean probability)')
     .action(async (opts: import('./predict.js').PredictOptions) => {
       const { predictCommand } = await import('./predict.js');
@@ -271,7 +280,9 @@ export function buildProgram(): Command {
     .option('--max-prompt-chars <n>', 'longest prompt or aux text, characters', positiveInt, 2000)
     .option('--clip <path>', 'the pretrained CLIP for a run that froze one, when it is not where the run recorded it: a folder, a .safetensors file or a hub name (org/name[@revision])')
     .option('--tokenizer <path>', 'tokenizer files, instead of the run\'s own copy')
-    .action(async (opts: { checkpoint: string; host: string; port: number; apiKeyEnv?: string; allowedOrigins: string[]; logLevel: string; maxVolumeMb: number; maxSlices: number; queue: number; maxBodyMb: number; maxPixels: number; maxPromptChars: number; clip?: string; tokenizer?: string }) => {
+    .option('--device <d>', 'cpu, cuda or cuda:N', device, 'cpu')
+    .addOption(new Option('--precision <p>', 'autocast precision of the forward pass: fp32, bf16 (CPU or CUDA) or fp16 (CUDA; with a gradient scaler in training)').choices(['fp32', 'bf16', 'fp16']).default('fp32'))
+    .action(async (opts: { checkpoint: string; host: string; port: number; device?: string; precision?: 'fp32' | 'bf16' | 'fp16'; apiKeyEnv?: string; allowedOrigins: string[]; logLevel: string; maxVolumeMb: number; maxSlices: number; queue: number; maxBodyMb: number; maxPixels: number; maxPromptChars: number; clip?: string; tokenizer?: string }) => {
       const { serveCommand } = await import('../serve/server.js');
       await serveCommand({ ...opts, checkpoint: checkpointOrExplain(opts.checkpoint) });
     });

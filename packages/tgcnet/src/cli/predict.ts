@@ -14,9 +14,14 @@ import { type PredictResult, predictCase, useAuxPrompts } from '../infer/predict
 import { type PredictCase, casesFromFolder, casesFromManifest, inputStem } from '../infer/predict_inputs.js';
 import { resolveClipArg } from '../clip/hub.js';
 import { type RunOverrides, loadRun } from '../run/checkpoint.js';
+import { type Precision, resolveExecution } from '../model/execution.js';
 
 export interface PredictOptions extends RunOverrides {
   checkpoint: string;
+  /** cpu (default), cuda or cuda:N. */
+  device?: string;
+  /** Autocast precision of the forward pass (default fp32). */
+  precision?: Precision;
   image?: string;
   manifest?: string;
   text?: string;
@@ -84,7 +89,7 @@ export async function predict(opts: PredictOptions, log: (line: string) => void 
   else cases = [{ id: inputStem(opts.image!), image: opts.image!, text: opts.text!, aux: opts.aux ?? null }];
 
   const clip = opts.clip ? (await resolveClipArg(opts.clip)).path : undefined;
-  const run = loadRun(opts.checkpoint, { clip, tokenizer: opts.tokenizer });
+  const run = loadRun(opts.checkpoint, { clip, tokenizer: opts.tokenizer }, resolveExecution(opts));
   try {
     if (opts.auxPrompts !== undefined) useAuxPrompts(run, opts.auxPrompts);
     if (!opts.manifest && !isFolder) {

@@ -1,5 +1,6 @@
 import type { FormatName } from '../data/types.js';
 import { train } from '../train/train.js';
+import type { Precision } from '../model/execution.js';
 
 export async function trainCommand(o: Record<string, unknown>): Promise<void> {
   const result = await train({
@@ -15,7 +16,8 @@ export async function trainCommand(o: Record<string, unknown>): Promise<void> {
     lr: o.lr as number | undefined,
     weightDecay: o.weightDecay as number,
     maxMinutes: o.maxMinutes as number | undefined,
-    device: o.device as 'cpu' | 'cuda',
+    device: o.device as string,
+    precision: o.precision as Precision | undefined,
     seed: o.seed as number,
     resume: o.resume === true,
     patience: o.patience as number,
@@ -29,6 +31,8 @@ export async function trainCommand(o: Record<string, unknown>): Promise<void> {
     auxPrompts: o.auxPrompts as string | undefined,
     threads: o.threads as number | undefined,
     maskThreshold: o.maskThreshold as number | undefined,
+    profile: o.profile as number | undefined,
+    maxSteps: o.maxSteps as number | undefined,
     explicit: o.explicit as string[] | undefined,
     override: o.override as string[] | undefined,
   });

@@ -74,13 +74,13 @@ export class ClipTextTower extends nn.Module {
     }
     return tidy(() => {
       const tm = this.text_model;
-      const causal = aten.triu(full([L, L], Number.NEGATIVE_INFINITY), { diagonal: 1 });
+      const causal = aten.triu(full([L, L], Number.NEGATIVE_INFINITY, { device: ids.device }), { diagonal: 1 });
       const { last } = tm.encoder.forward(tm.embeddings.forward(ids), causal);
       const tokens = tm.final_layer_norm.forward(last);
-      const rows = tensor(Array.from({ length: B }, (_, b) => b), { dtype: 'int64' });
-      const cols = tensor([...eotIndex], { dtype: 'int64' });
+      const rows = tensor(Array.from({ length: B }, (_, b) => b), { dtype: 'int64', device: ids.device });
+      const cols = tensor([...eotIndex], { dtype: 'int64', device: ids.device });
       const pooled = this.text_projection.forward(tokens.index([rows, cols]));
-      const positions = tensor(Array.from({ length: L }, (_, i) => i), { dtype: 'int64' }).reshape(1, L);
+      const positions = tensor(Array.from({ length: L }, (_, i) => i), { dtype: 'int64', device: ids.device }).reshape(1, L);
       const mask = positions.le(cols.reshape(B, 1));
       return { pooled, tokens, mask };
     });

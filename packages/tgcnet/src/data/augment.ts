@@ -2,7 +2,7 @@
 // flip) applied identically to the ViT image, the CNN image and the mask (bilinear for
 // images, nearest for masks), and intensity jitter (brightness, contrast, gamma).
 // Parameters are drawn per sample from a seeded generator, so a step replays exactly.
-import { F, tensor, tidy, type Tensor } from '@tgcnet/torch';
+import { type Device, F, tensor, tidy, type Tensor } from '@tgcnet/torch';
 import { mulberry32 } from '../random.js';
 
 export interface AugmentOptions {
@@ -55,12 +55,12 @@ export function sampleAugment(options: AugmentOptions, seed: number): SampleAugm
 }
 
 /** Sampling grid [B, S, S, 2] of the inverse affine map, in grid_sample's [-1, 1] coordinates. */
-function affineGrid(params: SampleAugment[], size: number): Tensor {
+function affineGrid(params: SampleAugment[], size: number, device: Device): Tensor {
   return tidy(() => {
     const coords = Array.from({ length: size }, (_, j) => (2 * j + 1) / size - 1);
     const base: number[] = [];
     for (const y of coords) for (const x of coords) base.push(x, y, 1);
-    const baseT = tensor(base, { shape: [size * size, 3] });
+    const baseT = tensor(base, { shape: [size * size, 3], device });
     const thetas = params.map((p) => {
       // output -> input: undo shift, rotation and scale; a flip mirrors x first.
       const c = Math.cos(p.angle) / p.scale;
@@ -68,7 +68,7 @@ function affineGrid(params: SampleAugment[], size: number): Tensor {
       const f = p.flip ? -1 : 1;
       return [c * f, -s, p.tx, s * f, c, p.ty];
     });
-    const theta = tensor(thetas.flat(), { shape: [params.length, 2, 3] });
+    const theta = tensor(thetas.flat(), { shape: [params.length, 2, 3], device });
     return baseT.matmul(theta.transpose(1, 2)).reshape(params.length, size, size, 2);
   });
 }
@@ -76,9 +76,9 @@ function affineGrid(params: SampleAugment[], size: number): Tensor {
 /** images: [B, 1, S, S] in [0, 1]; returns the warped, intensity-jittered images. */
 export function augmentImages(images: Tensor, params: SampleAugment[]): Tensor {
   return tidy(() => {
-    const grid = affineGrid(params, images.shape[2]);
+    const grid = affineGrid(params, images.shape[2], images.device);
     let x = F.gridSample(images, grid, { mode: 'bilinear', paddingMode: 'zeros', alignCorners: false }).clamp(0, 1);
-    const col = (k: keyof SampleAugment) => tensor(params.map((p) => Number(p[k]))).reshape(-1, 1, 1, 1);
+    const col = (k: keyof SampleAugment) => tensor(params.map((p) => Number(p[k])), { device: images.device }).reshape(-1, 1, 1, 1);
     x = x.clamp(1e-6, 1).pow(col('gamma')).sub(0.5).mul(col('contrast')).add(0.5).add(col('brightness'));
     return x.clamp(0, 1);
   });
@@ -86,5 +86,5 @@ export function augmentImages(images: Tensor, params: SampleAugment[]): Tensor {
 
 /** masks: [B, 1, S, S] of 0/1; nearest-neighbour warp, so labels stay binary. */
 export function augmentMasks(masks: Tensor, params: SampleAugment[]): Tensor {
-  return tidy(() => F.gridSample(masks, affineGrid(params, masks.shape[2]), { mode: 'nearest', paddingMode: 'zeros', alignCorners: false }));
+  return tidy(() => F.gridSample(masks, affineGrid(params, masks.shape[2], masks.device), { mode: 'nearest', paddingMode: 'zeros', alignCorners: false }));
 }

@@ -7,6 +7,7 @@ import type { CaseRecord } from '../data/types.js';
 import type { TgcConfig } from '../model/config.js';
 import type { TgcNet } from '../model/tgcnet.js';
 import { collate } from '../model/inputs.js';
+import { CPU_FP32, type Execution, underPrecision } from '../model/execution.js';
 import { logitsToMask } from '../model/masks.js';
 import { SegmentationMetric, type Summary, countCase } from './metrics.js';
 import { surfaceScores } from './surface.js';
@@ -34,6 +35,8 @@ export interface EvaluateOptions {
   probabilities?: boolean;
   /** Called after each batch with the cases done so far. */
   onProgress?: (done: number, total: number) => void;
+  /** Where the model is and the precision of its forward pass (default: CPU, fp32). */
+  execution?: Execution;
 }
 
 export interface Evaluation extends Summary {
@@ -42,6 +45,7 @@ export interface Evaluation extends Summary {
 
 export async function evaluateCases(model: TgcNet, cases: readonly CaseRecord[], options: EvaluateOptions): Promise<Evaluation> {
   const { config } = options;
+  const execution = options.execution ?? CPU_FP32;
   const loader = new Loader(cases, {
     batchSize: options.batch,
     shuffle: false,
@@ -60,8 +64,8 @@ export async function evaluateCases(model: TgcNet, cases: readonly CaseRecord[],
       noGrad(() =>
         tidy(() => {
           const override = options.prompts ? batch.cases.map((c) => options.prompts!.get(c.record.id) ?? { prompt: c.record.text, aux: c.record.aux }) : undefined;
-          const mb = collate(batch.cases, { config, tokenizer: options.tokenizer, augment: null, seed: 0, promptOverride: override });
-          const logits = model.forward(mb.inputs);
+          const mb = collate(batch.cases, { config, tokenizer: options.tokenizer, augment: null, seed: 0, promptOverride: override, device: execution.device });
+          const logits = underPrecision(execution, () => model.forward(mb.inputs)).float();
           batch.cases.forEach((c, i) => {
             const [w, h] = options.atOriginalSize ? [c.original.width, c.original.height] : [config.cnnInput, config.cnnInput];
             const gt = options.atOriginalSize ? c.original.mask : c.mask;

@@ -13,6 +13,7 @@ import { formatProblems, validateDataset } from '../data/validate.js';
 import { withMaskThreshold } from '../data/mask_values.js';
 import { attachNegativePrompts, readNegativePrompts } from '../data/negative_prompts.js';
 import { type Provenance, collectProvenance } from '../run/provenance.js';
+import { type Execution, type Precision, resolveExecution } from '../model/execution.js';
 import { resolveClipArg } from '../clip/hub.js';
 import { warnToStderr } from '../prompts/store.js';
 import { type RunOverrides, loadRun, openRunAux } from '../run/checkpoint.js';
@@ -52,6 +53,10 @@ export interface EvalOptions extends RunOverrides {
   includeEmptySlices?: boolean;
   /** Called as cases are done (a progress bar). */
   onProgress?: (done: number, total: number) => void;
+  /** cpu (default), cuda or cuda:N. */
+  device?: string;
+  /** Autocast precision of the forward pass (default fp32). */
+  precision?: Precision;
 }
 
 export interface EvalResult {
@@ -83,6 +88,8 @@ export interface EvalResult {
   report: string | null;
   /** Where this evaluation ran, and where the evaluated run was trained (null for older runs). */
   provenance: { evaluation: Provenance; training: Provenance | null };
+  /** Where and in what precision the model ran. */
+  execution: Execution;
 }
 
 /**
@@ -161,7 +168,7 @@ async function writeProbabilityPng(path: string, probabilities: Float32Array, wi
 
 export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
   const clip = options.clip ? (await resolveClipArg(options.clip)).path : undefined;
-  const loaded = loadRun(options.checkpoint, { clip, tokenizer: options.tokenizer });
+  const loaded = loadRun(options.checkpoint, { clip, tokenizer: options.tokenizer }, resolveExecution(options));
   try {
     const outputs = { '--csv': options.csv, '--report': options.report, '--save-probabilities': options.saveProbabilities };
     refuseWritingIntoRun(loaded.runDir, outputs);
@@ -201,6 +208,7 @@ export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
       tokenizer: loaded.tokenizer,
       batch: options.batch ?? 8,
       atOriginalSize: true,
+      execution: loaded.execution,
       threshold: options.threshold,
       surface: { tolerance },
       probabilities: probabilityDir !== null,
@@ -229,6 +237,7 @@ export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
         tokenizer: loaded.tokenizer,
         batch: options.batch ?? 8,
         atOriginalSize: true,
+        execution: loaded.execution,
         threshold: options.threshold,
         prompts: shuffledPrompts(cases, options.seed ?? 0),
       });
@@ -243,6 +252,7 @@ export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
         tokenizer: loaded.tokenizer,
         batch: options.batch ?? 8,
         atOriginalSize: true,
+        execution: loaded.execution,
         threshold: options.threshold,
         prompts: new Map(asked.map((c) => [c.id, c.negatives![0]])),
         onPrediction: (_c, prediction) => {
@@ -317,6 +327,7 @@ export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
       csv,
       report,
       provenance: { evaluation: collectProvenance(), training: loaded.run.provenance ?? null },
+      execution: loaded.execution,
     };
   } finally {
     loaded.model.dispose();

@@ -7,6 +7,7 @@ import type { GreyImage } from '../data/types.js';
 import type { LoadedRun } from '../run/checkpoint.js';
 import { collate } from '../model/inputs.js';
 import { type MaskOptions, logitsToMask } from '../model/masks.js';
+import { underPrecision } from '../model/execution.js';
 
 export interface Segmentation {
   width: number;
@@ -40,8 +41,8 @@ export async function prepareCase(run: LoadedRun, image: GreyImage, text: string
 export function segmentPrepared(run: LoadedRun, cases: LoadedCase[]): Segmentation[] {
   return noGrad(() =>
     tidy(() => {
-      const batch = collate(cases, { config: run.run.model, tokenizer: run.tokenizer, augment: null, seed: 0 });
-      return segmentationsOf(run.model.forward(batch.inputs), cases, {});
+      const batch = collate(cases, { config: run.run.model, tokenizer: run.tokenizer, augment: null, seed: 0, device: run.execution.device });
+      return segmentationsOf(underPrecision(run.execution, () => run.model.forward(batch.inputs)).float(), cases, {});
     }),
   );
 }
@@ -79,10 +80,12 @@ export async function segmentPrompts(
   const cases = prompts.map((p) => ({ ...prepared, record: { ...prepared.record, text: p.text, aux: p.aux } }));
   return noGrad(() =>
     tidy(() => {
-      const batch = collate(cases, { config: run.run.model, tokenizer: run.tokenizer, augment: null, seed: 0 });
+      const batch = collate(cases, { config: run.run.model, tokenizer: run.tokenizer, augment: null, seed: 0, device: run.execution.device });
       const first = (t: Tensor | null) => (t === null ? null : t.narrow(0, 0, 1));
-      const logits = run.model.forwardPrompts({ ...batch.inputs, vitPixels: first(batch.inputs.vitPixels), cnnPixels: first(batch.inputs.cnnPixels) });
-      return segmentationsOf(logits, cases, options);
+      const logits = underPrecision(run.execution, () =>
+        run.model.forwardPrompts({ ...batch.inputs, vitPixels: first(batch.inputs.vitPixels), cnnPixels: first(batch.inputs.cnnPixels) }),
+      );
+      return segmentationsOf(logits.float(), cases, options);
     }),
   );
 }

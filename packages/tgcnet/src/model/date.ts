@@ -81,7 +81,7 @@ export class Date extends nn.Module {
       }
       const ta = this.aux_proj!.forward(aux.tokens);
       const [attended] = this.cross_attn.forward(ta, tp!, tp!, { keyPaddingMask: primary.mask.logicalNot(), needWeights: false });
-      const present = auxPresent ?? ones([aux.mask.shape[0]]);
+      const present = auxPresent ?? ones([aux.mask.shape[0]], { device: aux.mask.device });
       const injected = this.out_proj!.forward(maskedMean(attended, aux.mask)).mul(present.reshape(-1, 1));
       pooled = pooled.add(injected);
       const auxMask = aux.mask.logicalAnd(present.reshape(-1, 1).gt(0));

@@ -3,7 +3,7 @@
 // own dense image-text cosine when the ViT is present); the cost is embedded together with
 // projected visual guidance, aggregated by residual conv blocks, then upsampled with skip
 // connections (pyramid levels, the stride-4 CNN map) to 1-channel logits at the label size.
-import { F, aten, nn, noGrad, tidy, type Tensor } from '@tgcnet/torch';
+import { type Device, F, aten, nn, noGrad, tidy, type Tensor } from '@tgcnet/torch';
 import { ConvNormAct, ResidualBlock } from './blocks.js';
 import { sinePositionEmbedding } from './position.js';
 
@@ -47,10 +47,10 @@ export function productLogit(a: Tensor, b: Tensor): Tensor {
 /** x and y in [-1, 1] as two extra input channels (CoordConv): where a pixel is matters for zones. */
 const COORD_CHANNELS = 2;
 
-export function coordinateChannels(batch: number, h: number, w: number): Tensor {
+export function coordinateChannels(batch: number, h: number, w: number, device: Device = 'cpu'): Tensor {
   return tidy(() => {
-    const ys = aten.linspace(-1, 1, h).reshape(1, 1, h, 1).expand(batch, 1, h, w);
-    const xs = aten.linspace(-1, 1, w).reshape(1, 1, 1, w).expand(batch, 1, h, w);
+    const ys = aten.linspace(-1, 1, h, { device }).reshape(1, 1, h, 1).expand(batch, 1, h, w);
+    const xs = aten.linspace(-1, 1, w, { device }).reshape(1, 1, 1, w).expand(batch, 1, h, w);
     return F.cat([xs, ys], 1);
   });
 }
@@ -132,9 +132,9 @@ export class CostDecoder extends nn.Module {
     return tidy(() => {
       const embedded = levels.map((x, l) => {
         const [B, , hl, wl] = x.shape;
-        const parts = [pixelTextCosine(x, text), this.guidance.at(l).forward(x), coordinateChannels(B, hl, wl)];
+        const parts = [pixelTextCosine(x, text), this.guidance.at(l).forward(x), coordinateChannels(B, hl, wl, x.device)];
         if (this.position_key && this.position_query) {
-          const keys = this.position_key.forward(sinePositionEmbedding(hl, wl, this.spec.dModel).flatten(2).transpose(1, 2));
+          const keys = this.position_key.forward(sinePositionEmbedding(hl, wl, this.spec.dModel, x.device).flatten(2).transpose(1, 2));
           const query = this.position_query.forward(text).unsqueeze(-1);
           parts.push(keys.matmul(query).div(Math.sqrt(this.spec.costChannels)).transpose(1, 2).reshape(B, 1, hl, wl));
         }
@@ -165,7 +165,7 @@ export class CostDecoder extends nn.Module {
         logits = productLogit(logits, F.interpolate(coarse, { size: [hh, ww], mode: 'bilinear', alignCorners: false }));
       } else if (this.gate_key && this.gate_query) {
         const [B, , hh, ww] = logits.shape;
-        const keys = this.gate_key.forward(sinePositionEmbedding(hh, ww, this.spec.dModel).flatten(2).transpose(1, 2));
+        const keys = this.gate_key.forward(sinePositionEmbedding(hh, ww, this.spec.dModel, logits.device).flatten(2).transpose(1, 2));
         const C = this.spec.costChannels;
         let map: Tensor;
         if (this.spec.gateUnion) {

@@ -2,7 +2,7 @@
 // attends to `points` sampled locations per level and head, around its reference point, with
 // learned offsets and softmax weights. On the CPU the sampling is one fused operator
 // (F.msDeformAttn); msDeformAttnCore, on grid_sample, is the reference and the CUDA path.
-import { F, aten, nn, noGrad, tensor, tidy, type Tensor } from '@tgcnet/torch';
+import { type Device, F, aten, nn, noGrad, tensor, tidy, type Tensor } from '@tgcnet/torch';
 
 export interface MsDeformAttnSpec {
   dModel: number;
@@ -106,21 +106,27 @@ export class MsDeformAttn extends nn.Module {
         points,
       );
       // Offsets are in pixels of each level: divide by (W_l, H_l).
-      const normalizer = tensor(shapes.flatMap(([h, w]) => [w, h]), { dtype: query.dtype }).reshape(1, 1, 1, levels, 1, 2);
+      const normalizer = tensor(shapes.flatMap(([h, w]) => [w, h]), { dtype: query.dtype, device: query.device }).reshape(1, 1, 1, levels, 1, 2);
       const locations = reference.reshape(B, Lq, 1, levels, 1, 2).add(offsets.div(normalizer));
       // The fused CPU operator (native/ms_deform_attn.cc); grid_sample elsewhere (and as its reference).
-      const sampled = value.device === 'cpu' ? F.msDeformAttn(value, shapes, locations, weights) : msDeformAttnCore(value, shapes, locations, weights);
+      // Under autocast the projections come out in bfloat16/float16: the sampling runs in float32, as
+      // PyTorch's autocast keeps grid_sample.
+      const full = (t: Tensor) => (t.dtype === 'float32' || t.dtype === 'float64' ? t : t.float());
+      const sampled =
+        value.device === 'cpu'
+          ? F.msDeformAttn(full(value), shapes, full(locations), full(weights))
+          : msDeformAttnCore(full(value), shapes, full(locations), full(weights));
       return this.output_proj.forward(sampled);
     });
   }
 }
 
 /** Reference points at pixel centres of every level: [1, sum(H W), levels, 2]. */
-export function encoderReferencePoints(shapes: readonly [number, number][], dtype: 'float32' | 'float64' = 'float32'): Tensor {
+export function encoderReferencePoints(shapes: readonly [number, number][], dtype: 'float32' | 'float64' = 'float32', device: Device = 'cpu'): Tensor {
   return tidy(() => {
     const pts: Tensor[] = shapes.map(([h, w]) => {
-      const ys = aten.linspace(0.5, h - 0.5, h, { dtype }).div(h);
-      const xs = aten.linspace(0.5, w - 0.5, w, { dtype }).div(w);
+      const ys = aten.linspace(0.5, h - 0.5, h, { dtype, device }).div(h);
+      const xs = aten.linspace(0.5, w - 0.5, w, { dtype, device }).div(w);
       const gy = ys.reshape(h, 1).expand(h, w);
       const gx = xs.reshape(1, w).expand(h, w);
       return F.stack([gx, gy], -1).reshape(h * w, 2);

@@ -97,9 +97,9 @@ export class Sse extends nn.Module {
       const flat = (xs: Tensor[]) => F.cat(xs.map((x) => x.flatten(2).transpose(1, 2)), 1);
       let src = flat(levels);
       const pos = flat(
-        shapes.map(([h, w], l) => sinePositionEmbedding(h, w, d).add(this.level_embed!.select(0, l).reshape(1, d, 1, 1))),
+        shapes.map(([h, w], l) => sinePositionEmbedding(h, w, d, levels[0].device).add(this.level_embed!.select(0, l).reshape(1, d, 1, 1))),
       ).expand(B, -1, d);
-      const reference = encoderReferencePoints(shapes).expand(B, -1, 3, 2);
+      const reference = encoderReferencePoints(shapes, 'float32', levels[0].device).expand(B, -1, 3, 2);
       for (const layer of this.layers) src = layer.forward(src, pos, reference, shapes);
       const splits = src.split(shapes.map(([h, w]) => h * w), 1);
       return splits.map((s, l) => s.transpose(1, 2).reshape(B, d, shapes[l][0], shapes[l][1]));

@@ -1,6 +1,6 @@
 // Frozen CLIP text features, computed once per unique prompt per run. The text tower is
 // the same for every epoch, so a prompt seen before costs a lookup, not a forward pass.
-import { F, keep, noGrad, tensor, tidy, type Tensor } from '@tgcnet/torch';
+import { type Device, F, keep, noGrad, tensor, tidy, type Tensor } from '@tgcnet/torch';
 import type { ClipTextTower } from '../clip/text.js';
 import type { TextFeatures } from './date.js';
 
@@ -44,7 +44,7 @@ export class TextFeatureCache {
       if (missing.length > 0) {
         if (this.#entries.size + missing.length > this.maxEntries) this.clear();
         const rows = missing.map((k) => keys.indexOf(k));
-        const ids = F.indexSelect(batch.ids, 0, tensorOf(rows));
+        const ids = F.indexSelect(batch.ids, 0, tensorOf(rows, batch.ids.device));
         const out = noGrad(() => tower.forward(ids, rows.map((r) => batch.eot[r])));
         missing.forEach((k, i) => {
           // Kept at the prompt's own length: batches differ in length (tokenizeBatch trims to
@@ -79,6 +79,6 @@ export class TextFeatureCache {
   }
 }
 
-function tensorOf(rows: number[]): Tensor {
-  return tensor(rows, { dtype: 'int64' });
+function tensorOf(rows: number[], device: Device): Tensor {
+  return tensor(rows, { dtype: 'int64', device });
 }

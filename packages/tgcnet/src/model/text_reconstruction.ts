@@ -36,7 +36,7 @@ export function ngramTargets(ids: Tensor, eot: readonly number[], buckets: numbe
       if (i + 1 < row.length) target[b * buckets + bucketOf([row[i], row[i + 1]], buckets)] = 1;
     }
   }
-  return tensor(target, { shape: [B, buckets] });
+  return tensor(target, { shape: [B, buckets], device: ids.device });
 }
 
 export class TextReconstructionHead extends nn.Module {

@@ -240,7 +240,7 @@ export class TgcNet extends nn.Module {
     const c = this.config;
     const { primary, aux } = text;
     const clipCost = image.dense ? pixelTextCosine(image.dense, primary.pooled) : null;
-    const present = inputs.auxPresent ? tensor(inputs.auxPresent.map((p) => (p ? 1 : 0))) : null;
+    const present = inputs.auxPresent ? tensor(inputs.auxPresent.map((p) => (p ? 1 : 0)), { device: primary.pooled.device }) : null;
     const joint = this.date.forward(primary, aux, present);
     const calibrated = this.vlcm ? this.vlcm.forward(image.pyramid, joint) : { levels: image.pyramid, text: joint };
     const tokens = calibrated.text.tokens ? { tokens: calibrated.text.tokens, mask: calibrated.text.mask } : null;

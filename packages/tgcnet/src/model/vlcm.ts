@@ -26,7 +26,7 @@ function flatten(x: Tensor): Tensor {
  * context knowing where they are, which is what lets "upper left lung" select a region.
  */
 function positions(x: Tensor): Tensor {
-  return tidy(() => flatten(sinePositionEmbedding(x.shape[2], x.shape[3], x.shape[1])));
+  return tidy(() => flatten(sinePositionEmbedding(x.shape[2], x.shape[3], x.shape[1], x.device)));
 }
 
 function unflatten(x: Tensor, like: Tensor): Tensor {
@@ -90,7 +90,7 @@ export class GatedVlcm extends nn.Module {
       const calibrated = levels.map((x) => unflatten(this.visual_calib.forward(flatten(x), context, null, positions(x)), x));
       const tokens = this.text_calib.forward(textTokens, context);
       // The text vector reads the shared context and the calibrated tokens.
-      const padding = F.cat([zeros([B, context.shape[1]], { dtype: 'bool' }), text.mask.logicalNot()], 1);
+      const padding = F.cat([zeros([B, context.shape[1]], { dtype: 'bool', device: context.device }), text.mask.logicalNot()], 1);
       const pooled = this.pooled_calib.forward(text.pooled.unsqueeze(1), F.cat([context, tokens], 1), padding).squeeze(1);
       return { levels: calibrated, text: { pooled, tokens, mask: text.mask } };
     });
@@ -118,7 +118,7 @@ export class BidirectionalVlcm extends nn.Module {
       const calibrated = levels.map((x) => unflatten(this.visual_calib.forward(flatten(x), textTokens, padding, positions(x)), x));
       const tokens = this.text_calib.forward(textTokens, visual);
       const B = visual.shape[0];
-      const keyPadding = F.cat([zeros([B, visual.shape[1]], { dtype: 'bool' }), padding], 1);
+      const keyPadding = F.cat([zeros([B, visual.shape[1]], { dtype: 'bool', device: visual.device }), padding], 1);
       const pooled = this.pooled_calib.forward(text.pooled.unsqueeze(1), F.cat([visual, tokens], 1), keyPadding).squeeze(1);
       return { levels: calibrated, text: { pooled, tokens, mask: text.mask } };
     });

@@ -12,6 +12,7 @@ import { AuxPrompts, OFFLINE_AUX } from '../prompts/aux_prompts.js';
 import { bundledAuxFile, runPath } from './portable.js';
 import { type RunRecord, readJsonFile, readRunRecord } from './record.js';
 import { makeDir } from '../fs/make_dir.js';
+import { CPU_FP32, type Execution } from '../model/execution.js';
 
 function writeJsonAtomic(path: string, value: unknown): void {
   const tmp = `${path}.tmp-${process.pid}`;
@@ -114,6 +115,8 @@ export interface LoadedRun {
   checkpointDir: string;
   runDir: string;
   metrics: Record<string, unknown>;
+  /** Where the model is and the precision its forward pass runs in. */
+  execution: Execution;
 }
 
 /** The frozen, pretrained CLIP a run records, loaded from its source; null when the run trained its own. */
@@ -206,7 +209,11 @@ export function runTokenizerPath(runDir: string, run: RunRecord, overrides: RunO
 }
 
 /** Rebuilds the model of a run (CLIP from its source when frozen) and loads the weights. */
-export function loadRun(path: string, overrides: RunOverrides = {}): LoadedRun {
+/**
+ * A run's model, ready to predict: weights from the checkpoint (device-independent), then moved
+ * to `execution.device` (default: CPU, fp32; see resolveExecution for --device/--precision).
+ */
+export function loadRun(path: string, overrides: RunOverrides = {}, execution: Execution = CPU_FP32): LoadedRun {
   const { runDir, checkpointDir } = resolveCheckpoint(path);
   const recorded = readRunRecord(runDir);
   // An export carries its CLIP in clip/ (stored relative); a run points at where it was.
@@ -227,7 +234,8 @@ export function loadRun(path: string, overrides: RunOverrides = {}): LoadedRun {
   const metricsPath = join(checkpointDir, 'metrics.json');
   const metrics = existsSync(metricsPath) ? (readJsonFile(metricsPath, 'checkpoint metrics') as Record<string, unknown>) : {};
   model.eval();
-  return { model, run, tokenizer, checkpointDir, runDir, metrics };
+  if (execution.device !== 'cpu') model.to(execution.device);
+  return { model, run, tokenizer, checkpointDir, runDir, metrics, execution };
 }
 
 /**

@@ -44,6 +44,8 @@ export const TrainRecord = z
     clip: z.string().optional(),
     tokenizer: z.string().optional(),
     device: z.string().optional(),
+    /** Autocast precision of the forward pass (absent: fp32). */
+    precision: z.enum(['fp32', 'bf16', 'fp16']).optional(),
     resume: z.boolean().optional(),
     skipBad: z.boolean().optional(),
     maxSteps: z.number().int().positive().optional(),

@@ -48,6 +48,7 @@ export function modelInfo(ctx: InfoRouteContext): Record<string, unknown> {
     preset: run.run.train.preset ?? null,
     config: { encoder: c.encoder, text: c.text, alignment: c.alignment, modules: c.modules, dModel: c.dModel },
     parameters: parameterReport(run.model),
+    execution: { device: run.execution.device, precision: run.execution.precision },
     input: { cnn: c.encoder === 'vit-only' ? null : c.cnnInput, vit: c.encoder === 'cnn-only' ? null : c.vitInput, channels: 'greyscale, any size (resized; masks come back at the input size)' },
     // Names, never absolute paths: a client learns nothing of the server's file system.
     clip: { source: clipName(run), frozen: run.run.clipSource !== null && !c.clipTrainable },

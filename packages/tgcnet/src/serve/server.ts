@@ -7,9 +7,14 @@ import { buildApp } from './app.js';
 import { apiKeyFromEnv } from './auth.js';
 import { DEFAULT_LIMITS } from './limits.js';
 import { setVolumeLimits } from '../data/images.js';
+import { type Precision, resolveExecution } from '../model/execution.js';
 
 export interface ServeOptions extends RunOverrides {
   checkpoint: string;
+  /** cpu (default), cuda or cuda:N. */
+  device?: string;
+  /** Autocast precision of the forward pass (default fp32). */
+  precision?: Precision;
   host: string;
   port: number;
   apiKeyEnv?: string;
@@ -43,7 +48,7 @@ export async function serveCommand(opts: ServeOptions): Promise<void> {
   });
   const clip = opts.clip ? (await resolveClipArg(opts.clip)).path : undefined;
   const loadStarted = performance.now();
-  const run = loadRun(opts.checkpoint, { clip, tokenizer: opts.tokenizer });
+  const run = loadRun(opts.checkpoint, { clip, tokenizer: opts.tokenizer }, resolveExecution(opts));
   const modelLoadSeconds = (performance.now() - loadStarted) / 1000;
   let served: Awaited<ReturnType<typeof buildApp>>;
   try {

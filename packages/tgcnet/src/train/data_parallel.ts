@@ -7,7 +7,7 @@
 // Rank 0 alone writes the run folder; decisions that read a clock (the time budget, a signal,
 // the launcher going away) are agreed by all-reduce so that every rank stops at the same step.
 import { createHash } from 'node:crypto';
-import { type Tensor, distributed, tensor } from '@tgcnet/torch';
+import { type Device, type Tensor, distributed, tensor } from '@tgcnet/torch';
 
 /** What validation Dice and IoU are computed from: pooled pixel counts and sums of per-case scores. */
 export interface EvaluationCounts {
@@ -24,6 +24,8 @@ export class DataParallel {
     readonly rank: number,
     readonly worldSize: number,
     private readonly launcherPid: number | null,
+    /** Where the collectives' tensors live: CPU with Gloo, the rank's GPU with NCCL. */
+    private readonly device: Device = 'cpu',
   ) {}
 
   /** The single process (no process group). */
@@ -31,13 +33,32 @@ export class DataParallel {
     return new DataParallel(0, 1, null);
   }
 
-  /** From torchrun's environment (WORLD_SIZE, RANK, MASTER_ADDR, MASTER_PORT); single when WORLD_SIZE is unset. */
-  static fromEnv(env: NodeJS.ProcessEnv = process.env): DataParallel {
+  /** LOCAL_RANK under a launcher with more than one process (which GPU `--device cuda` means), else null. */
+  static localRankFromEnv(env: NodeJS.ProcessEnv = process.env): number | null {
+    if (env.WORLD_SIZE === undefined || Number(env.WORLD_SIZE) <= 1) return null;
+    const local = Number(env.LOCAL_RANK ?? env.RANK ?? '0');
+    if (!Number.isInteger(local) || local < 0) throw new RangeError(`LOCAL_RANK=${env.LOCAL_RANK}: expected an integer >= 0`);
+    return local;
+  }
+
+  /**
+   * From torchrun's environment (WORLD_SIZE, RANK, MASTER_ADDR, MASTER_PORT); single when
+   * WORLD_SIZE is unset. Ranks on CUDA meet over NCCL, ranks on the CPU over Gloo.
+   */
+  static fromEnv(env: NodeJS.ProcessEnv = process.env, device: Device = 'cpu'): DataParallel {
     const options = distributed.processGroupFromEnv(env);
     if (options === null || options.worldSize === 1) return DataParallel.single();
     const timeoutMs = env.TGCNET_DDP_TIMEOUT_S ? Number(env.TGCNET_DDP_TIMEOUT_S) * 1000 : 120_000;
+    const backend = device === 'cpu' ? 'gloo' : 'nccl';
+    if (!distributed.available(backend)) {
+      throw new Error(
+        backend === 'nccl'
+          ? `--device ${device} with several processes needs NCCL, and this addon was not built against a CUDA libtorch with NCCL: rebuild it there (npm run build:native), or train on the CPU`
+          : 'several processes need Gloo, which this addon was built without: install its headers (Debian: apt-get install libgloo-dev) and rebuild (npm run build:native)',
+      );
+    }
     try {
-      distributed.initProcessGroup({ ...options, timeoutMs });
+      distributed.initProcessGroup({ ...options, backend, timeoutMs });
     } catch (err) {
       throw new Error(
         `rank ${options.rank} of ${options.worldSize}: could not meet the other ranks at ${options.masterAddr}:${options.masterPort} (${(err as Error).message}); ` +
@@ -45,7 +66,7 @@ export class DataParallel {
       );
     }
     const launcher = env.TGCNET_LAUNCHER_PID ? Number(env.TGCNET_LAUNCHER_PID) : null;
-    return new DataParallel(options.rank, options.worldSize, launcher);
+    return new DataParallel(options.rank, options.worldSize, launcher, device);
   }
 
   get isMain(): boolean {
@@ -135,7 +156,8 @@ export class DataParallel {
 
   private reduce(values: number[], op: 'sum' | 'max'): number[] {
     if (!this.distributed) return values;
-    const t = tensor(values, { dtype: 'float64' });
+    // float64 on the CPU; NCCL reduces device tensors (float64 too: counts stay exact).
+    const t = tensor(values, { dtype: 'float64', device: this.device });
     try {
       this.collective(() => distributed.allReduce_(t, op));
       return Array.from(t.toArray() as Float64Array);

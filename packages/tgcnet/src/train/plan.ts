@@ -86,4 +86,6 @@ export interface TrainState {
   elapsedSeconds: number;
   /** The step plan (older runs' state.json lacks it: they followed epochs x batches). */
   plan: SchedulePlan;
+  /** --precision fp16: the gradient scaler's state, so a resume continues its scale. */
+  gradScaler?: { scale: number; growthTracker: number };
 }

@@ -27,6 +27,7 @@ export const EXACT_RESUME_OPTIONS = [
   'skipBad',
   'maskThreshold',
   'worldSize',
+  'precision',
 ] as const;
 export type ExactResumeOption = (typeof EXACT_RESUME_OPTIONS)[number];
 
@@ -75,7 +76,9 @@ export function reconcileResumeOptions(run: RunRecord, given: TrainOptions, expl
       if (key in recorded && key !== 'data') options[key] = recorded[key];
       continue;
     }
-    if (same(recorded[key], now[key])) continue;
+    // Runs from before --precision existed recorded none: they ran in fp32.
+    const fill = (v: unknown) => (key === 'precision' && v === undefined ? 'fp32' : v);
+    if (same(fill(recorded[key]), fill(now[key]))) continue;
     if (override.includes(key)) changed[key] = [recorded[key], now[key]];
     else refused.push(`${flag(key, recorded[key])} (now ${flag(key, now[key])})`);
   }

@@ -4,7 +4,8 @@
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { isWithin } from '../fs/real_path.js';
-import { loadSafetensors, manualSeed, memory, optim, setNumThreads, tidy } from '@tgcnet/torch';
+import { amp, getNumThreads, loadSafetensors, manualSeed, memory, optim, profiler, setNumThreads, tidy } from '@tgcnet/torch';
+import { writeFileAtomic } from '../fs/atomic.js';
 import { resolveClipArg } from '../clip/hub.js';
 import { ClipTokenizer } from '../clip/tokenizer.js';
 import { DEFAULT_AUGMENT, FLIP_ONLY } from '../data/augment.js';
@@ -27,6 +28,7 @@ import { collectProvenance } from '../run/provenance.js';
 import { type RunRecord, TrainRecord, readJsonFile, readRunRecord } from '../run/record.js';
 import { TGCNET_VERSION } from '../version.js';
 import { collate } from '../model/inputs.js';
+import { type Execution, type Precision, resolveExecution, underPrecision } from '../model/execution.js';
 import { pixelTextLoss, segmentationLoss } from './loss.js';
 import { type SchedulePlan, type TrainState, epochPlan, resizeToBudget } from './plan.js';
 import { MetricsLog } from './metrics_log.js';
@@ -50,7 +52,10 @@ export interface TrainOptions {
   lr?: number;
   weightDecay?: number;
   maxMinutes?: number;
-  device?: 'cpu' | 'cuda';
+  /** cpu (default), cuda or cuda:N; under a launcher cuda means cuda:LOCAL_RANK. Not part of exact resume: a checkpoint resumes on any device. */
+  device?: string;
+  /** Autocast precision of forward and loss (default fp32); fp16 adds a gradient scaler. */
+  precision?: Precision;
   seed: number;
   resume?: boolean;
   /** Epochs without a better validation Dice before stopping (0: never). */
@@ -73,6 +78,8 @@ export interface TrainOptions {
   auxPrompts?: string;
   /** Stop after this many optimizer steps in this invocation (tests of resume). */
   maxSteps?: number;
+  /** Profile this many steps (after 3 warm-up steps of this invocation): a per-operator table on stderr and profile.json in the run. */
+  profile?: number;
   quiet?: boolean;
   /** libtorch threads (default: OMP_NUM_THREADS, else every core). One is faster for the small
    * preset on 2 cores: its ops are small, and image decoding needs the other core. */
@@ -137,7 +144,7 @@ function refuseForeignFolder(runDir: string, options: TrainOptions): void {
 
 /** The options as config.json records them; out-of-range values are refused here, before any work, not when the run is next loaded. */
 function recordableOptions(options: TrainOptions): TrainRecord {
-  const { quiet: _q, explicit: _e, override: _o, ...recorded } = options;
+  const { quiet: _q, explicit: _e, override: _o, profile: _p, ...recorded } = options;
   const r = TrainRecord.safeParse(JSON.parse(JSON.stringify(recorded)));
   if (!r.success) {
     throw new Error(`invalid training options: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
@@ -148,27 +155,25 @@ function recordableOptions(options: TrainOptions): TrainRecord {
 export async function train(given: TrainOptions): Promise<TrainResult> {
   recordableOptions(given);
   // Under a launcher (WORLD_SIZE set): one of several ranks. Rank 0 alone speaks and writes.
-  const dp = DataParallel.fromEnv();
+  const execution = resolveExecution(given, DataParallel.localRankFromEnv());
+  const dp = DataParallel.fromEnv(process.env, execution.device);
   try {
-    return await trainRank(dp.isMain ? given : { ...given, quiet: true }, dp);
+    return await trainRank(dp.isMain ? given : { ...given, quiet: true }, dp, execution);
   } finally {
     dp.close();
   }
 }
 
-async function trainRank(given: TrainOptions, dp: DataParallel): Promise<TrainResult> {
+async function trainRank(given: TrainOptions, dp: DataParallel, execution: Execution): Promise<TrainResult> {
   const log = (line: string) => {
     if (!given.quiet) process.stderr.write(`${line}\n`);
   };
-  if ((given.device ?? 'cpu') !== 'cpu') {
-    throw new Error(`--device ${given.device}: training runs on the CPU in this version; CUDA tensors work in @tgcnet/torch but the data path does not move batches yet`);
-  }
   // ---- the run folder: checked before anything slow, locked, repaired after a kill ----
   const runDir = resolve(given.out);
   if (!dp.isMain) {
     // Rank 0 checks, locks and repairs the folder; the others read it once it is ready.
     dp.barrier();
-    return trainLocked(given, runDir, given.resume === true && existsSync(join(runDir, 'last', 'state.json')), log, dp);
+    return trainLocked(given, runDir, given.resume === true && existsSync(join(runDir, 'last', 'state.json')), log, dp, execution);
   }
   if (existsSync(runDir) && !statSync(runDir).isDirectory()) throw new Error(`--out ${given.out} is a file, not a folder: choose a folder for the run (e.g. runs/<name>)`);
   refuseForeignFolder(runDir, given);
@@ -193,7 +198,7 @@ async function trainRank(given: TrainOptions, dp: DataParallel): Promise<TrainRe
       throw new Error(`${runDir} already holds a run: pass --resume to continue it, or another --out`);
     }
     dp.barrier();
-    return await trainLocked(given, runDir, resuming, log, dp);
+    return await trainLocked(given, runDir, resuming, log, dp, execution);
   } finally {
     unlock();
   }
@@ -205,7 +210,7 @@ function scoresOf(c: EvaluationCounts): { diceMacro: number; diceMicro: number; 
   return { diceMacro: c.diceSum / n, diceMicro: diceOf(c), iouMacro: c.iouSum / n, iouMicro: iouOf(c) };
 }
 
-async function trainLocked(given: TrainOptions, runDir: string, resuming: boolean, log: (line: string) => void, dp: DataParallel): Promise<TrainResult> {
+async function trainLocked(given: TrainOptions, runDir: string, resuming: boolean, log: (line: string) => void, dp: DataParallel, execution: Execution): Promise<TrainResult> {
 
   // ---- configuration and model ----
   const previous = resuming ? readRunRecord(runDir) : null;
@@ -234,6 +239,8 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
   manualSeed(options.seed);
   const model = new TgcNet(config, pretrainedClipOf({ clipSource, model: config }));
   if (clipSource === null) log('tgcnet: no --clip given: the CLIP towers are built from the preset with random weights and trained, not frozen');
+  if (execution.device !== 'cpu') model.to(execution.device);
+  if (execution.device !== 'cpu' || execution.precision !== 'fp32') log(`tgcnet: training on ${execution.device} in ${execution.precision} (autocast; weights and optimizer state float32)`);
   const report = parameterReport(model);
   log(`tgcnet: model ${options.preset}${options.set?.length ? ` with ${options.set.join(' ')}` : ''}: ${(report.trainable / 1e6).toFixed(2)}M trainable of ${(report.total / 1e6).toFixed(2)}M parameters`);
 
@@ -319,6 +326,9 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
     { lr },
   );
 
+  // float16 gradients underflow without a scaler; bfloat16 has float32's range and needs none.
+  const gradScaler = new amp.GradScaler({ enabled: execution.precision === 'fp16' });
+
   const run: RunRecord = previous ?? {
     model: config,
     clipSource,
@@ -353,6 +363,8 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
     run.resumedBy = [...(run.resumedBy ?? []), collectProvenance()];
     // Resumed by another number of processes (--override worldSize): the record says what runs now.
     if ((run.train.worldSize ?? 1) !== dp.worldSize) run.train = { ...run.train, worldSize: dp.worldSize };
+    // A checkpoint resumes on any device: the record says where the run goes on.
+    run.train = { ...run.train, device: options.device ?? 'cpu' };
     // When to stop may change on a resume (typed again); the record says what is in force.
     for (const key of FREE_RESUME_OPTIONS) if (options[key] !== undefined) (run.train as Record<string, unknown>)[key] = options[key];
     if (Object.keys(reconciled.changed).length > 0) {
@@ -371,6 +383,7 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
       for (const t of opt.values()) t.dispose();
     });
     schedule.setStep(state.globalStep);
+    if (state.gradScaler) gradScaler.loadStateDict(state.gradScaler);
     log(`tgcnet: resuming ${runDir} at epoch ${state.epoch + 1}, batch ${state.batchInEpoch}, step ${state.globalStep}`);
   } else {
     // What predict, eval and serve need besides the weights travels with the run (run/portable.ts).
@@ -438,9 +451,25 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
   };
   let weightsSha256: string | null = null;
   let stepsThisRun = 0;
+  // --profile N: steps 4..N+3 of this invocation (the first ones pay for warm caches); rank 0.
+  const PROFILE_FROM = 3;
+  const profileSteps = dp.isMain ? (options.profile ?? 0) : 0;
+  let profiling = false;
+  let profileStarted = 0;
+  const finishProfile = () => {
+    if (!profiling) return;
+    profiling = false;
+    const ops = profiler.stop();
+    const steps = stepsThisRun - PROFILE_FROM;
+    const wallMs = performance.now() - profileStarted;
+    const table = profiler.formatTable(ops, { top: 30, per: steps, perLabel: 'step' });
+    process.stderr.write(`tgcnet: profile of ${steps} step(s), ${(wallMs / steps).toFixed(1)} ms/step of wall time (per-operator self time; backward runs on other threads):\n${table}\n`);
+    writeFileAtomic(join(runDir, 'profile.json'), `${JSON.stringify({ steps, wallMsPerStep: wallMs / steps, threads: getNumThreads(), device: execution.device, precision: execution.precision, ops }, null, 2)}\n`);
+  };
 
   const saveLast = (metrics: Record<string, unknown>) => {
-    if (dp.isMain) saveCheckpoint(runDir, 'last', { model, run, metrics, optimizer: optimizer.stateDict(), state: { ...state, elapsedSeconds: elapsed() } });
+    const scalerState = gradScaler.enabled ? { gradScaler: gradScaler.stateDict() } : {};
+    if (dp.isMain) saveCheckpoint(runDir, 'last', { model, run, metrics, optimizer: optimizer.stateDict(), state: { ...state, ...scalerState, elapsedSeconds: elapsed() } });
   };
   const saveBest = (metrics: Record<string, unknown>) => {
     if (dp.isMain) saveCheckpoint(runDir, 'best', { model, run, metrics });
@@ -449,7 +478,7 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
   const validate = async (): Promise<{ diceMacro: number; diceMicro: number; iouMacro: number; iouMicro: number; seconds: number }> => {
     const t0 = performance.now();
     // Each rank scores its share of the cases; pooled counts give one process's figures.
-    const summary = await evaluateCases(model, dp.shardCases(valCases), { config, tokenizer, batch: options.batch, atOriginalSize: false });
+    const summary = await evaluateCases(model, dp.shardCases(valCases), { config, tokenizer, batch: options.batch, atOriginalSize: false, execution });
     if (!dp.distributed) {
       return { diceMacro: summary.dice.macro, diceMicro: summary.dice.micro, iouMacro: summary.iou.macro, iouMicro: summary.iou.micro, seconds: (performance.now() - t0) / 1000 };
     }
@@ -478,6 +507,11 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
       for await (const batch of loader.epoch(state.epoch, state.batchInEpoch)) {
         // Every step draws from its own seed: a resumed run replays the same randomness.
         manualSeed((options.seed * 1_000_003 + state.globalStep) >>> 0);
+        if (profileSteps > 0 && stepsThisRun === PROFILE_FROM && !profiling) {
+          profiling = true;
+          profileStarted = performance.now();
+          profiler.start();
+        }
         const loss = tidy(() => {
           const mb = collate(batch.cases, {
             config,
@@ -487,16 +521,24 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
             promptAugment: options.promptAugment,
             negativeRate: options.negativePrompts,
             caseOffset: batch.offset,
+            device: execution.device,
           });
-          const { logits, textLoss, pixelTextLogits } = model.forwardTrain(mb.inputs);
-          let loss = segmentationLoss(logits, mb.masks!).loss;
-          if (textLoss) loss = loss.add(textLoss);
-          if (pixelTextLogits) loss = loss.add(pixelTextLoss(pixelTextLogits, mb.masks!).mul(config.objective.textPixel));
+          // Forward and loss under autocast (fp32: as they are); the losses read float32 logits.
+          const loss = underPrecision(execution, () => {
+            const { logits, textLoss, pixelTextLogits } = model.forwardTrain(mb.inputs);
+            let total = segmentationLoss(logits.float(), mb.masks!).loss;
+            if (textLoss) total = total.add(textLoss.float());
+            if (pixelTextLogits) total = total.add(pixelTextLoss(pixelTextLogits.float(), mb.masks!).mul(config.objective.textPixel));
+            return total;
+          });
           optimizer.zeroGrad();
-          loss.backward();
+          gradScaler.scale(loss).backward();
+          // Averaged while still scaled, so every rank unscales the same sums and skips the same steps.
           dp.averageGradients(params);
+          gradScaler.unscale_(optimizer);
           optim.clipGradNorm_(params, 1.0);
-          optimizer.step();
+          gradScaler.step(optimizer);
+          gradScaler.update();
           return agree(loss.item());
         });
         schedule.step();
@@ -507,6 +549,7 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
         tick = now;
         state.batchInEpoch += 1;
         stepsThisRun += 1;
+        if (profiling && stepsThisRun === PROFILE_FROM + profileSteps) finishProfile();
         imagesThisEpoch += batch.cases.length * dp.worldSize;
         lossSum += loss;
         lossCount += 1;
@@ -629,6 +672,8 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
       log(`tgcnet: ${dp.worldSize} processes: the weights are identical on every rank (sha256 ${weightsSha256.slice(0, 16)})`);
     }
   } finally {
+    // A run that ended inside the profiled steps reports the steps it took.
+    if (profiling) finishProfile();
     process.off('SIGINT', onSigint);
     process.off('SIGTERM', onSigterm);
     progress.done();
