@@ -1,6 +1,7 @@
 // Module entry: runtime settings (seed, threads, CUDA) and the registration of each part.
 #include <ATen/Parallel.h>
 #include <ATen/Context.h>
+#include <malloc.h>
 #include <napi.h>
 #include <torch/cuda.h>
 #include <torch/utils.h>
@@ -34,6 +35,14 @@ Napi::Value GetNumThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), at::get_num_threads());
 }
 
+// mallocKeepFreedMemory(): glibc's malloc serves large blocks (over 128 KiB to 32 MiB, adaptively)
+// with mmap and gives them back on free, so every fresh activation buffer page-faults again.
+// Off: large blocks come from the heap and freed memory is kept for the next step.
+Napi::Value MallocKeepFreedMemory(const Napi::CallbackInfo& info) {
+  const bool ok = mallopt(M_MMAP_MAX, 0) == 1 && mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1;
+  return Napi::Boolean::New(info.Env(), ok);
+}
+
 Napi::Value CudaIsAvailable(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), torch::cuda::is_available());
 }
@@ -61,6 +70,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("manualSeed", Napi::Function::New(env, tgt::ManualSeed, "manualSeed"));
   exports.Set("setNumThreads", Napi::Function::New(env, tgt::SetNumThreads, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New(env, tgt::GetNumThreads, "getNumThreads"));
+  exports.Set("mallocKeepFreedMemory", Napi::Function::New(env, tgt::MallocKeepFreedMemory, "mallocKeepFreedMemory"));
   exports.Set("cudaIsAvailable", Napi::Function::New(env, tgt::CudaIsAvailable, "cudaIsAvailable"));
   exports.Set("cudaDeviceCount", Napi::Function::New(env, tgt::CudaDeviceCount, "cudaDeviceCount"));
   exports.Set("cudaSynchronize", Napi::Function::New(env, tgt::CudaSynchronize, "cudaSynchronize"));

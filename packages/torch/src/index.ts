@@ -4,7 +4,7 @@ export * from './dtype.js';
 export * from './creation.js';
 export { tidy, keep, dispose, scopeDepth } from './scope.js';
 export { noGrad, enableGrad, isGradEnabled } from './autograd.js';
-export { manualSeed, setNumThreads, getNumThreads, cuda, memory, liveTensorCount, libtorchVersion } from './runtime.js';
+export { manualSeed, setNumThreads, getNumThreads, cuda, memory, liveTensorCount, libtorchVersion, mallocPolicy } from './runtime.js';
 export * as F from './functional.js';
 export * as aten from './generated/aten.js';
 export * as nn from './nn/index.js';

@@ -31,6 +31,8 @@ export interface NativeBinding {
   manualSeed(seed: number): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;
+  /** glibc: large blocks from the heap, freed memory kept (native/addon.cc); false where mallopt refused. */
+  mallocKeepFreedMemory(): boolean;
   cudaIsAvailable(): boolean;
   cudaDeviceCount(): number;
   cudaSynchronize(): void;

@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { getNumThreads, libtorchVersion } from '@tgcnet/torch';
+import { getNumThreads, libtorchVersion, mallocPolicy } from '@tgcnet/torch';
 import { z } from 'zod';
 import { repoRoot } from '../paths.js';
 import { TGCNET_VERSION } from '../version.js';
@@ -19,6 +19,8 @@ export const Provenance = z.object({
   cores: z.number().int(),
   /** libtorch's intra-op threads when the record was made. */
   threads: z.number().int(),
+  /** The CPU allocator policy (older records lack it: glibc's default). */
+  malloc: z.enum(['keep-freed', 'glibc-default']).optional(),
   /** The command line, without the Node binary's path. */
   command: z.string(),
   recordedAt: z.string(),
@@ -63,6 +65,7 @@ export function collectProvenance(): Provenance {
     cpu: cpuModel(),
     cores: cpus().length,
     threads: getNumThreads(),
+    malloc: mallocPolicy,
     command: commandLine(),
     recordedAt: new Date().toISOString(),
   };
