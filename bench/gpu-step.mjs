@@ -15,7 +15,7 @@ const dist = new URL('../packages/tgcnet/dist/', import.meta.url).href;
 const { TgcNet } = await import(new URL('model/tgcnet.js', dist).href);
 const { buildConfig } = await import(new URL('model/config.js', dist).href);
 const { randomInputs } = await import(new URL('model/testing.js', dist).href);
-const { segmentationLoss, pixelTextLoss } = await import(new URL('train/loss.js', dist).href);
+const { trainingLoss } = await import(new URL('train/loss.js', dist).href);
 const { underPrecision } = await import(new URL('model/execution.js', dist).href);
 
 const o = parseArgs(process.argv.slice(2), { presets: 'b16,paper', batch: 8, precisions: 'fp32,bf16,fp16', device: 'cuda:0', warmup: 3, repeats: 10 });
@@ -48,13 +48,7 @@ function measure(preset, precision) {
   const scaler = new T.amp.GradScaler({ enabled: precision === 'fp16' });
   const step = () =>
     T.tidy(() => {
-      const loss = underPrecision(execution, () => {
-        const { logits, textLoss, pixelTextLogits } = model.forwardTrain(inputs);
-        let total = segmentationLoss(logits.float(), masks).loss;
-        if (textLoss) total = total.add(textLoss.float());
-        if (pixelTextLogits) total = total.add(pixelTextLoss(pixelTextLogits.float(), masks).mul(config.objective.textPixel));
-        return total;
-      });
+      const loss = underPrecision(execution, () => trainingLoss(config, model.forwardTrain(inputs), masks));
       optimizer.zeroGrad();
       scaler.scale(loss).backward();
       scaler.unscale_(optimizer);

@@ -42,15 +42,8 @@ const { TgcNet } = await import(new URL('model/tgcnet.js', dist).href);
 const { buildConfig } = await import(new URL('model/config.js', dist).href);
 const { randomInputs } = await import(new URL('model/testing.js', dist).href);
 const { pixelTextCosine } = await import(new URL('model/decoder.js', dist).href);
-const { segmentationLoss, pixelTextLoss } = await import(new URL('train/loss.js', dist).href);
-
-/** The loss of a training step, as train/train.ts adds it up from forwardTrain's outputs. */
-function trainingLoss(config, { logits, textLoss, pixelTextLogits }, masks) {
-  let loss = segmentationLoss(logits, masks).loss;
-  if (textLoss) loss = loss.add(textLoss);
-  if (pixelTextLogits) loss = loss.add(pixelTextLoss(pixelTextLogits, masks).mul(config.objective.textPixel));
-  return loss;
-}
+// The loss of a training step, as train/train.ts adds it up from forwardTrain's outputs.
+const { trainingLoss } = await import(new URL('train/loss.js', dist).href);
 
 /** A fixed target mask [1, 1, S, S]: a square over rows and columns [S/4, S/2). */
 function targetMask(side) {

@@ -154,9 +154,3 @@ export class GradScaler {
     this.#growthTracker = state.growthTracker;
   }
 }
-
-/** The dtype autocast lowers to for a --precision name; null for fp32. */
-export function autocastDtypeOf(precision: 'fp32' | 'bf16' | 'fp16'): AutocastDtype | null {
-  return precision === 'bf16' ? 'bfloat16' : precision === 'fp16' ? 'float16' : null;
-}
-

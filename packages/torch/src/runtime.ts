@@ -45,7 +45,7 @@ if (process.env.OMP_NUM_THREADS === undefined) native.setNumThreads(availablePar
  * from jemalloc/tcmalloc; GLIBC_TUNABLES (the user's own malloc settings) or TGCNET_MALLOC=default
  * leave glibc as it is. Returns whether the policy is in force.
  */
-export function keepFreedMemory(): boolean {
+function keepFreedMemory(): boolean {
   if (process.platform !== 'linux' || process.env.GLIBC_TUNABLES !== undefined || process.env.TGCNET_MALLOC === 'default') return false;
   return native.mallocKeepFreedMemory();
 }

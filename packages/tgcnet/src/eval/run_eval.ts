@@ -203,13 +203,17 @@ export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
     let ownArea = 0;
     const probabilityDir = options.saveProbabilities ? makeDir(options.saveProbabilities, 'probability folder') : null;
     const writes: Promise<void>[] = [];
-    const evaluation: Evaluation = await evaluateCases(loaded.model, cases, {
+    // The same model, input sizes and threshold for the scores, the shuffled-prompt control and the negative prompts.
+    const scoring = {
       config: loaded.run.model,
       tokenizer: loaded.tokenizer,
       batch: options.batch ?? 8,
       atOriginalSize: true,
       execution: loaded.execution,
       threshold: options.threshold,
+    };
+    const evaluation: Evaluation = await evaluateCases(loaded.model, cases, {
+      ...scoring,
       surface: { tolerance },
       probabilities: probabilityDir !== null,
       onProgress: options.onProgress,
@@ -233,12 +237,7 @@ export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
     let control: Evaluation | null = null;
     if (options.shufflePrompts) {
       control = await evaluateCases(loaded.model, cases, {
-        config: loaded.run.model,
-        tokenizer: loaded.tokenizer,
-        batch: options.batch ?? 8,
-        atOriginalSize: true,
-        execution: loaded.execution,
-        threshold: options.threshold,
+        ...scoring,
         prompts: shuffledPrompts(cases, options.seed ?? 0),
       });
     }
@@ -248,12 +247,7 @@ export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
       let area = 0;
       let empty = 0;
       await evaluateCases(loaded.model, asked, {
-        config: loaded.run.model,
-        tokenizer: loaded.tokenizer,
-        batch: options.batch ?? 8,
-        atOriginalSize: true,
-        execution: loaded.execution,
-        threshold: options.threshold,
+        ...scoring,
         prompts: new Map(asked.map((c) => [c.id, c.negatives![0]])),
         onPrediction: (_c, prediction) => {
           const n = foreground(prediction);

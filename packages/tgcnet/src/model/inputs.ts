@@ -50,7 +50,7 @@ function stackGrey(arrays: Uint8Array[], side: number, device: Device): Tensor {
  * (a quarter of float32's bytes) and are normalised there; on CUDA from pinned memory, so the
  * copy runs asynchronously on the stream the next ops use.
  */
-export function toDevice(t: Tensor, device: Device): Tensor {
+function toDevice(t: Tensor, device: Device): Tensor {
   if (device === 'cpu') return t;
   return aten.toDevice(device.startsWith('cuda') ? t.pinMemory() : t, device, t.dtype, { nonBlocking: true });
 }

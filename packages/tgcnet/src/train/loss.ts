@@ -12,6 +12,24 @@ export function segmentationLoss(logits: Tensor, masks: Tensor, smooth = 1): { l
   });
 }
 
+/**
+ * A training step's loss from TgcNet.forwardTrain's outputs: segmentation, plus the text
+ * reconstruction term and the weighted text-pixel term when the config has them. Read in
+ * float32 (under autocast the heads come out in bfloat16/float16).
+ */
+export function trainingLoss(
+  config: { objective: { textPixel: number } },
+  outputs: { logits: Tensor; textLoss: Tensor | null; pixelTextLogits: Tensor | null },
+  masks: Tensor,
+): Tensor {
+  return tidy(() => {
+    let total = segmentationLoss(outputs.logits.float(), masks).loss;
+    if (outputs.textLoss) total = total.add(outputs.textLoss.float());
+    if (outputs.pixelTextLogits) total = total.add(pixelTextLoss(outputs.pixelTextLogits.float(), masks).mul(config.objective.textPixel));
+    return total;
+  });
+}
+
 /** BCE between text-pixel logits [B, 1, h, w] and the mask's coverage of each of those pixels. */
 export function pixelTextLoss(logits: Tensor, masks: Tensor): Tensor {
   return tidy(() => F.binaryCrossEntropyWithLogits(logits, F.adaptiveAvgPool2d(masks, [logits.shape[2], logits.shape[3]])));

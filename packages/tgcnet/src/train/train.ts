@@ -29,7 +29,7 @@ import { type RunRecord, TrainRecord, readJsonFile, readRunRecord } from '../run
 import { TGCNET_VERSION } from '../version.js';
 import { collate } from '../model/inputs.js';
 import { type Execution, type Precision, resolveExecution, underPrecision } from '../model/execution.js';
-import { pixelTextLoss, segmentationLoss } from './loss.js';
+import { trainingLoss } from './loss.js';
 import { type SchedulePlan, type TrainState, epochPlan, resizeToBudget } from './plan.js';
 import { MetricsLog } from './metrics_log.js';
 import { Progress } from './progress.js';
@@ -523,14 +523,8 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
             caseOffset: batch.offset,
             device: execution.device,
           });
-          // Forward and loss under autocast (fp32: as they are); the losses read float32 logits.
-          const loss = underPrecision(execution, () => {
-            const { logits, textLoss, pixelTextLogits } = model.forwardTrain(mb.inputs);
-            let total = segmentationLoss(logits.float(), mb.masks!).loss;
-            if (textLoss) total = total.add(textLoss.float());
-            if (pixelTextLogits) total = total.add(pixelTextLoss(pixelTextLogits.float(), mb.masks!).mul(config.objective.textPixel));
-            return total;
-          });
+          // Forward and loss under autocast (fp32: as they are).
+          const loss = underPrecision(execution, () => trainingLoss(config, model.forwardTrain(mb.inputs), mb.masks!));
           optimizer.zeroGrad();
           gradScaler.scale(loss).backward();
           // Averaged while still scaled, so every rank unscales the same sums and skips the same steps.
