@@ -24,7 +24,8 @@ export { readLungZones, restatePrompt, restateZones, type Zone } from './prompts
 export { expandPrompt } from './prompts/expander.js';
 
 // The model.
-export { TgcNet, composePrompt, parameterReport, usesAux, type TgcInputs } from './model/tgcnet.js';
+export { TgcNet, composePrompt, parameterReport, usesAux, type TgcInputs, type VisionFeatures } from './model/tgcnet.js';
+export { VisionFeatureCache, featureCacheUnusable, type FeatureCacheStats } from './model/vision_cache.js';
 export { PRESETS, PRESET_NAMES, buildConfig, type PresetName, TgcConfig } from './model/config.js';
 
 // The command line.

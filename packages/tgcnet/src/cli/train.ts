@@ -33,6 +33,7 @@ export async function trainCommand(o: Record<string, unknown>): Promise<void> {
     maskThreshold: o.maskThreshold as number | undefined,
     profile: o.profile as number | undefined,
     maxSteps: o.maxSteps as number | undefined,
+    featureCache: o.featureCache as string | false | undefined,
     explicit: o.explicit as string[] | undefined,
     override: o.override as string[] | undefined,
   });

@@ -9,6 +9,7 @@ import type { TgcNet } from '../model/tgcnet.js';
 import { collate } from '../model/inputs.js';
 import { CPU_FP32, type Execution, underPrecision } from '../model/execution.js';
 import { logitsToMask } from '../model/masks.js';
+import type { VisionFeatureCache } from '../model/vision_cache.js';
 import { SegmentationMetric, type Summary, countCase } from './metrics.js';
 import { surfaceScores } from './surface.js';
 
@@ -37,6 +38,8 @@ export interface EvaluateOptions {
   onProgress?: (done: number, total: number) => void;
   /** Where the model is and the precision of its forward pass (default: CPU, fp32). */
   execution?: Execution;
+  /** Frozen CLIP features kept between calls (training's validation each epoch). */
+  visionCache?: VisionFeatureCache | null;
 }
 
 export interface Evaluation extends Summary {
@@ -65,7 +68,10 @@ export async function evaluateCases(model: TgcNet, cases: readonly CaseRecord[],
         tidy(() => {
           const override = options.prompts ? batch.cases.map((c) => options.prompts!.get(c.record.id) ?? { prompt: c.record.text, aux: c.record.aux }) : undefined;
           const mb = collate(batch.cases, { config, tokenizer: options.tokenizer, augment: null, seed: 0, promptOverride: override, device: execution.device });
-          const logits = underPrecision(execution, () => model.forward(mb.inputs)).float();
+          const cache = options.visionCache;
+          const logits = underPrecision(execution, () =>
+            model.forward(cache && mb.inputs.vitPixels ? { ...mb.inputs, vision: cache.features(model, mb.inputs.vitPixels) } : mb.inputs),
+          ).float();
           batch.cases.forEach((c, i) => {
             const [w, h] = options.atOriginalSize ? [c.original.width, c.original.height] : [config.cnnInput, config.cnnInput];
             const gt = options.atOriginalSize ? c.original.mask : c.mask;

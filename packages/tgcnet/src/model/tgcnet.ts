@@ -27,6 +27,14 @@ export interface TgcInputs {
   /** Per case: whether an auxiliary prompt exists (missing ones get no injection). */
   auxPresent?: boolean[] | null;
   labelSize: [number, number];
+  /** The frozen vision tower's output for vitPixels, read from a VisionFeatureCache: the tower does not run. */
+  vision?: VisionFeatures | null;
+}
+
+/** What the CLIP vision tower hands the rest of the model: the tapped blocks' maps and the projected dense tokens, each [B, C, h, w]. */
+export interface VisionFeatures {
+  taps: Tensor[];
+  dense: Tensor;
 }
 
 /** Whether a configuration reads an auxiliary text (DATE's injection, or prompt and aux joined). */
@@ -193,21 +201,25 @@ export class TgcNet extends nn.Module {
    * maps, the SSE pyramid): nothing in it depends on the text, so several prompts about one
    * image can share it (forwardPrompts).
    */
-  encodeImage(inputs: Pick<TgcInputs, 'vitPixels' | 'cnnPixels'>): ImageFeatures {
+  encodeImage(inputs: Pick<TgcInputs, 'vitPixels' | 'cnnPixels' | 'vision'>): ImageFeatures {
     const c = this.config;
-    if (this.clip_vision && inputs.vitPixels === null) throw new Error(`TGC-Net (${c.encoder}): vitPixels are required`);
+    if (this.clip_vision && inputs.vitPixels === null && !inputs.vision) throw new Error(`TGC-Net (${c.encoder}): vitPixels are required`);
     if (this.cnn && inputs.cnnPixels === null) throw new Error(`TGC-Net (${c.encoder}): cnnPixels are required`);
-    let vitTaps: Tensor[] | null = null;
-    let dense: Tensor | null = null;
-    if (this.clip_vision && inputs.vitPixels) {
-      const run = () => this.clip_vision!.forward(inputs.vitPixels!, { taps: c.vitTaps, dense: true });
-      const out = this.visionTrainable ? run() : noGrad(run);
-      vitTaps = out.taps;
-      dense = out.dense!;
-    }
+    if (inputs.vision && this.visionTrainable) throw new Error(`TGC-Net: precomputed vision features given, but the vision tower trains (its features change every step)`);
+    let vision: VisionFeatures | null = null;
+    if (this.clip_vision) vision = inputs.vision ?? (inputs.vitPixels ? this.visionFeatures(inputs.vitPixels) : null);
     const cnnMaps = this.cnn && inputs.cnnPixels ? this.cnn.forward(inputs.cnnPixels) : null;
-    const pyramid = this.sse.forward(cnnMaps ? cnnMaps.slice(1) : null, vitTaps);
-    return { dense, cnnStem: cnnMaps ? cnnMaps[0] : null, pyramid };
+    const pyramid = this.sse.forward(cnnMaps ? cnnMaps.slice(1) : null, vision ? vision.taps : null);
+    return { dense: vision ? vision.dense : null, cnnStem: cnnMaps ? cnnMaps[0] : null, pyramid };
+  }
+
+  /** The CLIP vision tower's taps and dense tokens for [B, 3, S, S] pixels (no gradients when it is frozen). */
+  visionFeatures(vitPixels: Tensor): VisionFeatures {
+    const vision = this.clip_vision;
+    if (!vision) throw new Error(`TGC-Net (${this.config.encoder}): no CLIP vision tower`);
+    const run = () => vision.forward(vitPixels, { taps: this.config.vitTaps, dense: true });
+    const out = this.visionTrainable ? run() : noGrad(run);
+    return { taps: out.taps, dense: out.dense! };
   }
 
   /**

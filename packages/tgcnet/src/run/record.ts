@@ -49,6 +49,8 @@ export const TrainRecord = z
     resume: z.boolean().optional(),
     skipBad: z.boolean().optional(),
     maxSteps: z.number().int().positive().optional(),
+    /** Where the frozen CLIP features were kept (false: off; absent: <out>/feature-cache when usable). */
+    featureCache: z.union([z.string(), z.literal(false)]).optional(),
     /** How 2-D masks were binarised: foreground > this value (absent: the automatic rule, MASK_RULE). */
     maskThreshold: z.number().int().min(0).max(254).optional(),
     note: z.string().optional(),

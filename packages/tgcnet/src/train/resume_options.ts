@@ -31,8 +31,8 @@ export const EXACT_RESUME_OPTIONS = [
 ] as const;
 export type ExactResumeOption = (typeof EXACT_RESUME_OPTIONS)[number];
 
-/** Options a resume may change freely (when to stop, not what a step computes); not typed again, they come from the run too. */
-export const FREE_RESUME_OPTIONS = ['patience', 'maxMinutes'] as const;
+/** Options a resume may change freely (when to stop, where features are kept: not what a step computes); not typed again, they come from the run too. */
+export const FREE_RESUME_OPTIONS = ['patience', 'maxMinutes', 'featureCache'] as const;
 
 const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 

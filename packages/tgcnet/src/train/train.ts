@@ -19,6 +19,7 @@ import { type ValHalf, inValHalf } from '../data/val_half.js';
 import { evaluateCases } from '../eval/evaluate.js';
 import { buildConfig } from '../model/config.js';
 import { TgcNet, parameterReport, usesAux } from '../model/tgcnet.js';
+import { VisionFeatureCache, featureCacheUnusable } from '../model/vision_cache.js';
 import { defaultBpePath } from '../paths.js';
 import { AuxPrompts } from '../prompts/aux_prompts.js';
 import { fnv1a32 } from '../random.js';
@@ -62,6 +63,12 @@ export interface TrainOptions {
   patience?: number;
   /** true: flips, rotations, scaling, shifts and intensity; 'flip': horizontal flips only (left/right swapped in the prompt); false: none. */
   augment?: boolean | 'flip';
+  /**
+   * Where the frozen CLIP vision tower's features are kept between epochs (model/vision_cache.ts):
+   * a folder (shared by runs of the same tower), false for none; default <out>/feature-cache.
+   * Used only when the tower is pretrained and frozen and augmentation moves no pixels.
+   */
+  featureCache?: string | false;
   /** Validate and select on this hashed half of the validation split only (data/val_half.ts). */
   valHalf?: ValHalf;
   /** Binarise 2-D mask files at this value (foreground > it) instead of the automatic rule (MASK_RULE). */
@@ -415,6 +422,17 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigterm);
 
+  // Frozen CLIP features, computed in epoch 1 and read after (the tower's weights are final here).
+  const cacheUnusable = featureCacheUnusable(model, options.augment);
+  let visionCache: VisionFeatureCache | null = null;
+  if (options.featureCache !== false && cacheUnusable === null) {
+    const root = options.featureCache ? resolve(options.featureCache) : join(runDir, 'feature-cache');
+    visionCache = VisionFeatureCache.open(root, model, execution, (m) => log(`tgcnet: warning: ${m}`));
+    log(`tgcnet: frozen CLIP features cached in ${visionCache.dir}: computed once per image, then read (--no-feature-cache: off)`);
+  } else if (options.featureCache && cacheUnusable !== null) {
+    log(`tgcnet: --feature-cache not used: ${cacheUnusable}`);
+  }
+
   const startedAt = performance.now() - state.elapsedSeconds * 1000;
   const elapsed = () => (performance.now() - startedAt) / 1000;
   const budget = options.maxMinutes ? options.maxMinutes * 60 : Number.POSITIVE_INFINITY;
@@ -478,7 +496,7 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
   const validate = async (): Promise<{ diceMacro: number; diceMicro: number; iouMacro: number; iouMicro: number; seconds: number }> => {
     const t0 = performance.now();
     // Each rank scores its share of the cases; pooled counts give one process's figures.
-    const summary = await evaluateCases(model, dp.shardCases(valCases), { config, tokenizer, batch: options.batch, atOriginalSize: false, execution });
+    const summary = await evaluateCases(model, dp.shardCases(valCases), { config, tokenizer, batch: options.batch, atOriginalSize: false, execution, visionCache });
     if (!dp.distributed) {
       return { diceMacro: summary.dice.macro, diceMicro: summary.dice.micro, iouMacro: summary.iou.macro, iouMicro: summary.iou.micro, seconds: (performance.now() - t0) / 1000 };
     }
@@ -524,7 +542,10 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
             device: execution.device,
           });
           // Forward and loss under autocast (fp32: as they are).
-          const loss = underPrecision(execution, () => trainingLoss(config, model.forwardTrain(mb.inputs), mb.masks!));
+          const loss = underPrecision(execution, () => {
+            const inputs = visionCache && mb.inputs.vitPixels ? { ...mb.inputs, vision: visionCache.features(model, mb.inputs.vitPixels) } : mb.inputs;
+            return trainingLoss(config, model.forwardTrain(inputs), mb.masks!);
+          });
           optimizer.zeroGrad();
           gradScaler.scale(loss).backward();
           // Averaged while still scaled, so every rank unscales the same sums and skips the same steps.
@@ -614,6 +635,8 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
         seconds: elapsed(),
         imagesPerSecond: imagesThisEpoch / ((performance.now() - epochStart) / 1000),
         liveTensors: memory().tensors,
+        // Training and validation images read from the frozen-CLIP cache, computed, and written.
+        ...(visionCache ? { featureCache: visionCache.takeStats() } : {}),
         // Data-parallel: the share of the epoch's wall time rank 0 spent in collectives.
         ...(dp.distributed ? { communicationShare: dp.takeCommunicationSeconds() / ((performance.now() - epochStart) / 1000) } : {}),
       };
