@@ -16,6 +16,7 @@ void registerMsDeformAttn(Napi::Env env, Napi::Object exports);
 void registerDistributed(Napi::Env env, Napi::Object exports);
 void registerAmp(Napi::Env env, Napi::Object exports);
 void registerProfiler(Napi::Env env, Napi::Object exports);
+void registerDropoutMask(Napi::Env env, Napi::Object exports);
 
 namespace {
 
@@ -67,6 +68,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tgt::registerDistributed(env, exports);
   tgt::registerAmp(env, exports);
   tgt::registerProfiler(env, exports);
+  tgt::registerDropoutMask(env, exports);
   exports.Set("manualSeed", Napi::Function::New(env, tgt::ManualSeed, "manualSeed"));
   exports.Set("setNumThreads", Napi::Function::New(env, tgt::SetNumThreads, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New(env, tgt::GetNumThreads, "getNumThreads"));

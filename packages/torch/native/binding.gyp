@@ -8,6 +8,7 @@
         "autograd.cc",
         "dispatch.cc",
         "distributed.cc",
+        "dropout_mask.cc",
         "handles.cc",
         "ms_deform_attn.cc",
         "profiler.cc",

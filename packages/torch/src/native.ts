@@ -38,6 +38,8 @@ export interface NativeBinding {
   cudaSynchronize(): void;
   /** Fused multi-scale deformable attention (CPU), with autograd: see native/ms_deform_attn.cc. */
   msDeformAttn(value: number, shapes: number[], locations: number, weights: number): number;
+  /** Inverted dropout's mask (CPU): 1/keep with probability keep, else 0, from a counter-based hash of (index, seeds); native/dropout_mask.cc. */
+  dropoutMask(like: number, keep: number, seedA: number, seedB: number): number;
   libtorchVersion: string;
   /** c10d (native/distributed.cc): one Gloo process group per process. */
   hasGloo: boolean;

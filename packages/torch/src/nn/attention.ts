@@ -93,7 +93,7 @@ export class MultiheadAttention extends Module {
       }
       let attn = aten.softmax(scores, -1);
       const weights = options.needWeights === false ? null : attn.mean(1);
-      if (this.dropout > 0 && this.training) attn = aten.dropout(attn, this.dropout, true);
+      if (this.dropout > 0 && this.training) attn = F.dropout(attn, this.dropout, true);
       let out = this.outProj.forward(attn.matmul(v).transpose(1, 2).reshape(N, L, E));
       if (!this.batchFirst) out = out.transpose(0, 1);
       return [out, weights] as [Tensor, Tensor | null];
