@@ -9,7 +9,9 @@
 //   -> out    [B, Q, H * D]
 // Bilinear sampling with zero padding, exactly grid_sample(align_corners=false, padding zeros).
 // Forward parallelises over (batch, query); backward over (batch, head), whose value gradients
-// are disjoint, so no atomics are needed. Float and double.
+// are disjoint, so no atomics are needed, and every element is summed in the same order for any
+// thread count. Float and double. at::parallel_for is OpenMP inlined from ATen's headers: the
+// addon must be compiled with -fopenmp (binding.gyp), or it silently runs on one thread.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <napi.h>
@@ -83,27 +85,30 @@ Geometry geometry(const at::Tensor& value, const std::vector<int64_t>& shapes, c
   return g;
 }
 
+// The kernels copy the geometry into locals inside the parallel body: OpenMP outlines it into
+// its own function, where members read through a reference are reloaded on every iteration.
 template <typename T>
 void forwardKernel(const Geometry& g, const T* value, const T* loc, const T* attn, T* out) {
   at::parallel_for(0, g.B * g.Q, 1, [&](int64_t begin, int64_t end) {
+    const int64_t Q = g.Q, H = g.H, D = g.D, L = g.L, P = g.P, S = g.S;
     for (int64_t bq = begin; bq < end; bq++) {
-      const int64_t b = bq / g.Q;
-      for (int64_t h = 0; h < g.H; h++) {
-        T* o = out + (bq * g.H + h) * g.D;
-        for (int64_t d = 0; d < g.D; d++) o[d] = 0;
-        for (int64_t l = 0; l < g.L; l++) {
+      const int64_t b = bq / Q;
+      for (int64_t h = 0; h < H; h++) {
+        T* __restrict o = out + (bq * H + h) * D;
+        for (int64_t d = 0; d < D; d++) o[d] = 0;
+        for (int64_t l = 0; l < L; l++) {
           const int64_t lh = g.hs[l], lw = g.ws[l];
-          const T* v = value + ((b * g.S + g.start[l]) * g.H + h) * g.D;
-          for (int64_t p = 0; p < g.P; p++) {
-            const int64_t i = (((bq * g.H + h) * g.L + l) * g.P + p);
+          const T* v = value + ((b * S + g.start[l]) * H + h) * D;
+          for (int64_t p = 0; p < P; p++) {
+            const int64_t i = (((bq * H + h) * L + l) * P + p);
             const T a = attn[i];
             const Sample<T> sample = sampleAt(loc, i, lh, lw);
             const Corner* c = sample.corner;
             for (int k = 0; k < 4; k++) {
               if (c[k].index < 0) continue;
               const T wk = static_cast<T>(c[k].weight) * a;
-              const T* vk = v + c[k].index * g.H * g.D;
-              for (int64_t d = 0; d < g.D; d++) o[d] += wk * vk[d];
+              const T* __restrict vk = v + c[k].index * H * D;
+              for (int64_t d = 0; d < D; d++) o[d] += wk * vk[d];
             }
           }
         }
@@ -115,15 +120,16 @@ void forwardKernel(const Geometry& g, const T* value, const T* loc, const T* att
 template <typename T>
 void backwardKernel(const Geometry& g, const T* value, const T* loc, const T* attn, const T* gout, T* gvalue, T* gloc, T* gattn) {
   at::parallel_for(0, g.B * g.H, 1, [&](int64_t begin, int64_t end) {
+    const int64_t Q = g.Q, H = g.H, D = g.D, L = g.L, P = g.P, S = g.S;
     for (int64_t bh = begin; bh < end; bh++) {
-      const int64_t b = bh / g.H, h = bh % g.H;
-      for (int64_t q = 0; q < g.Q; q++) {
-        const T* go = gout + ((b * g.Q + q) * g.H + h) * g.D;
-        for (int64_t l = 0; l < g.L; l++) {
+      const int64_t b = bh / H, h = bh % H;
+      for (int64_t q = 0; q < Q; q++) {
+        const T* go = gout + ((b * Q + q) * H + h) * D;
+        for (int64_t l = 0; l < L; l++) {
           const int64_t lh = g.hs[l], lw = g.ws[l];
-          const int64_t base = (b * g.S + g.start[l]) * g.H + h;
-          for (int64_t p = 0; p < g.P; p++) {
-            const int64_t i = ((((b * g.Q + q) * g.H + h) * g.L + l) * g.P + p);
+          const int64_t base = (b * S + g.start[l]) * H + h;
+          for (int64_t p = 0; p < P; p++) {
+            const int64_t i = ((((b * Q + q) * H + h) * L + l) * P + p);
             const T a = attn[i];
             const Sample<T> sample = sampleAt(loc, i, lh, lw);
             const Corner* c = sample.corner;
@@ -134,11 +140,11 @@ void backwardKernel(const Geometry& g, const T* value, const T* loc, const T* at
             T sampledDot = 0, gx = 0, gy = 0;
             for (int k = 0; k < 4; k++) {
               if (c[k].index < 0) continue;
-              const T* vk = value + (base + c[k].index * g.H) * g.D;
-              T* gvk = gvalue + (base + c[k].index * g.H) * g.D;
-              T dot = 0;
+              const T* vk = value + (base + c[k].index * H) * D;
+              T* gvk = gvalue + (base + c[k].index * H) * D;
               const T wk = static_cast<T>(c[k].weight) * a;
-              for (int64_t d = 0; d < g.D; d++) {
+              T dot = 0;
+              for (int64_t d = 0; d < D; d++) {
                 dot += go[d] * vk[d];
                 gvk[d] += wk * go[d];
               }

@@ -77,3 +77,27 @@ test('msDeformAttn refuses mismatched shapes with a message', () => {
     assert.throws(() => F.msDeformAttn(value, [[2, 2]], loc.float(), w), /share a dtype/);
   });
 });
+
+test('msDeformAttn computes the same bits at one and two threads (each output and value gradient has one owner)', () => {
+  const before = T.getNumThreads();
+  const run = (threads: number) =>
+    T.tidy(() => {
+      T.setNumThreads(threads);
+      T.manualSeed(4);
+      const shapes: [number, number][] = [[24, 24], [12, 12], [6, 6]];
+      const S = shapes.reduce((s, [h, w]) => s + h * w, 0);
+      const value = T.randn([2, S, 4, 16]).requiresGrad_();
+      const loc = T.rand([2, 300, 4, 3, 4, 2]).mul(1.2).sub(0.1).requiresGrad_();
+      const w = F.softmax(T.randn([2, 300, 4, 12]), -1).reshape(2, 300, 4, 3, 4).detach().requiresGrad_();
+      const out = F.msDeformAttn(value, shapes, loc, w);
+      out.square().sum().backward();
+      return [out, value.grad!, loc.grad!, w.grad!].map((t) => t.toBuffer());
+    });
+  try {
+    const one = run(1);
+    const two = run(2);
+    one.forEach((b, i) => assert.ok(b.equals(two[i]), `output/gradient ${i} differs between one and two threads`));
+  } finally {
+    T.setNumThreads(before);
+  }
+});
