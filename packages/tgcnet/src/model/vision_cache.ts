@@ -9,11 +9,12 @@
 // Files hold the computed dtype and are checked against the tower key when read; an unreadable
 // or foreign file is a miss (recomputed and rewritten), never a crash.
 //
-// Why exact: the ViT's result for an image does not depend on the batch it ran in (measured
-// bitwise here for ViT-B/16 at 336, one and two threads), so a cached epoch computes what an
-// uncached one does; vision_cache.test.ts checks a run with the cache against one without.
+// A cached epoch uses what epoch 1 computed, in epoch 1's batches. For ViT-B/16 at 336 an image
+// gets the same bits in any batch here (one and two threads), so the cache changes nothing; the
+// tiny test tower does not (OpenBLAS picks other kernels for other matrix heights: 5e-7), so
+// elsewhere a cached run may differ from an uncached one in the last bits.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, statfsSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { F, SafetensorsFile, elementSize, noGrad, saveSafetensors, tidy, type Tensor } from '@tgcnet/torch';
 import { writeFileAtomic } from '../fs/atomic.js';
@@ -28,7 +29,7 @@ const DISK_RESERVE_BYTES = 2 ** 30;
 export interface FeatureCacheStats {
   /** Images whose features were read from the cache. */
   hits: number;
-  /** Images the tower had to compute. */
+  /** Images not in the cache (computed and written; a cached image beside one is computed too, and not counted). */
   misses: number;
   /** Batches the vision tower ran for (0 in an epoch served from the cache). */
   towerBatches: number;
@@ -111,7 +112,7 @@ export class VisionFeatureCache {
 
   /**
    * The frozen tower's features for `vitPixels` [B, 3, S, S]: read when every image is in the
-   * cache, else computed for the batch (under the caller's autocast) and the missing ones
+   * cache, else computed for the batch (under the caller's autocast) and the missing images
    * written. The tensors belong to the caller's scope.
    */
   features(model: TgcNet, vitPixels: Tensor): VisionFeatures {
@@ -122,24 +123,31 @@ export class VisionFeatureCache {
       keys.push(sha256Hex([`${sample.dtype}:${sample.shape.join('x')};`, sample.toBuffer()]));
       sample.dispose();
     }
-    const read = keys.map((k) => this.#read(k));
-    if (read.every((r) => r !== null)) {
+    // Read until the first miss: one missing image makes the tower run for the whole batch.
+    const read: Map<string, Tensor>[] = [];
+    for (const key of keys) {
+      const r = this.#read(key);
+      if (r === null) break;
+      read.push(r);
+    }
+    if (read.length === B) {
       this.#stats.hits += B;
       return tidy(() => {
         const device = vitPixels.device;
-        const gather = (name: string) => F.stack(read.map((r) => r!.get(name)!)).permute(0, 3, 1, 2).to(device);
+        const gather = (name: string) => F.stack(read.map((r) => r.get(name)!)).permute(0, 3, 1, 2).to(device);
         const out = { taps: Array.from({ length: this.taps }, (_, t) => gather(`tap${t}`)), dense: gather('dense') };
-        for (const r of read) for (const t of r!.values()) t.dispose();
+        for (const r of read) for (const t of r.values()) t.dispose();
         return out;
       });
     }
-    for (const r of read) if (r) for (const t of r.values()) t.dispose();
+    for (const r of read) for (const t of r.values()) t.dispose();
     const computed = model.visionFeatures(vitPixels);
-    this.#stats.misses += read.filter((r) => r === null).length;
-    this.#stats.hits += read.filter((r) => r !== null).length;
     this.#stats.towerBatches += 1;
-    read.forEach((r, i) => {
-      if (r === null) this.#write(keys[i], computed, i);
+    keys.forEach((key, i) => {
+      // (A key twice in one batch is written once.)
+      if (existsSync(this.#path(key))) return;
+      this.#stats.misses += 1;
+      this.#write(key, computed, i);
     });
     return computed;
   }
@@ -162,6 +170,8 @@ export class VisionFeatureCache {
     } catch (err) {
       for (const t of out.values()) t.dispose();
       this.#warnOnce('read', `feature cache ${path}: ${(err as Error).message}; computing it again (the file is rewritten)`);
+      // Removed, so the batch's write puts a good one in its place.
+      rmSync(path, { force: true });
       return null;
     } finally {
       file?.close();
@@ -183,7 +193,7 @@ export class VisionFeatureCache {
           const bytes = Object.values(tensors).reduce((n, t) => n + t.numel() * elementSize(t.dtype), 0);
           if (this.#freeBytes - bytes < DISK_RESERVE_BYTES) {
             this.#writing = false;
-            this.warn(`feature cache ${this.dir}: less than ${DISK_RESERVE_BYTES / 2 ** 30} GiB would be left on its disk: no more features are written (the tower runs for the rest)`);
+            this.warn(`feature cache ${this.dir}: less than ${DISK_RESERVE_BYTES / 2 ** 30} GiB would be left on its disk: no more features are written (the tower runs for the rest); free space or pass --feature-cache <a folder on another disk>`);
             return;
           }
           saveSafetensors(this.#path(key), tensors, { tower: this.towerKey, image: key });
