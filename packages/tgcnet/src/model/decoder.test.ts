@@ -40,3 +40,28 @@ for (const gateGrid of [0, 4]) test(`the text gate (grid ${gateGrid}) starts ope
     plain.dispose();
   });
 });
+
+test('the fine gate grid starts at zero (the coarse gate alone) and draws borders the coarse grid cannot', () => {
+  T.tidy(() => {
+    const spec = { dModel: 16, costChannels: 8, aggregationBlocks: 1, upChannels: [8, 8, 8] as [number, number, number], highResChannels: null, clipCost: false, textGate: true, gateGrid: 2 };
+    T.manualSeed(0);
+    const coarse = new CostDecoder(spec);
+    T.manualSeed(0);
+    const refined = new CostDecoder({ ...spec, gateFineGrid: 8 });
+    assert.equal(coarse.gate_fine, null);
+    assert.deepEqual(refined.gate_fine!.weight.shape, [64, 16]);
+    const levels = [T.randn([1, 16, 8, 8]), T.randn([1, 16, 4, 4]), T.randn([1, 16, 2, 2])];
+    const text = T.randn([1, 16]);
+    const a = T.noGrad(() => coarse.forward(levels, text, null, null, [16, 16]));
+    const b = T.noGrad(() => refined.forward(levels, text, null, null, [16, 16]));
+    assert.equal(a.sub(b).abs().max().item(), 0);
+    // A fine cell's bias closes one eighth of the map's side; a 2 x 2 grid cannot do that.
+    T.noGrad(() => refined.gate_fine!.bias!.narrow(0, 0, 1).fill_(-50));
+    const closed = T.noGrad(() => refined.forward(levels, text, null, null, [16, 16]));
+    const changed = closed.sub(b).abs().gt(1).float();
+    assert.ok(changed.narrow(2, 0, 2).narrow(3, 0, 2).mean().item() === 1, 'the top-left cell is closed');
+    assert.equal(changed.narrow(2, 8, 8).sum().item(), 0, 'the lower half is untouched');
+    coarse.dispose();
+    refined.dispose();
+  });
+});

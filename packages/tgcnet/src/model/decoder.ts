@@ -24,6 +24,8 @@ export interface DecoderSpec {
   gateUnion?: boolean;
   /** With textGate: the text predicts a gateGrid x gateGrid map (upsampled) instead of a position bilinear form (0: off). */
   gateGrid?: number;
+  /** With gateGrid: a second, finer text-predicted map added to the coarse one's logits (0: off). */
+  gateFineGrid?: number;
 }
 
 /** Token features and their mask [B, N] (true for real tokens), for the union gate. */
@@ -73,6 +75,7 @@ export class CostDecoder extends nn.Module {
   readonly head: nn.Conv2d;
   readonly gate_key: nn.Linear | null;
   readonly gate_query: nn.Linear | null;
+  readonly gate_fine: nn.Linear | null;
 
   constructor(readonly spec: DecoderSpec) {
     super();
@@ -122,6 +125,15 @@ export class CostDecoder extends nn.Module {
         }),
       );
     }
+    // The fine grid refines the coarse one (their logits add), and starts at zero: early training
+    // is the coarse gate's, which learns zones fast because each of its cells sees many pixels;
+    // the fine cells then sharpen the borders between zones a coarse cell straddles.
+    const fine = grid > 0 ? (spec.gateFineGrid ?? 0) : 0;
+    this.gate_fine = fine > 0 ? this.registerModule('gate_fine', new nn.Linear(spec.dModel, fine * fine)) : null;
+    if (this.gate_fine) {
+      nn.init.zeros_(this.gate_fine.weight);
+      nn.init.zeros_(this.gate_fine.bias!);
+    }
   }
 
   /**
@@ -162,7 +174,12 @@ export class CostDecoder extends nn.Module {
       if (this.gate_query && grid > 0) {
         const [B, , hh, ww] = logits.shape;
         const coarse = this.gate_query.forward(text).reshape(B, 1, grid, grid);
-        logits = productLogit(logits, F.interpolate(coarse, { size: [hh, ww], mode: 'bilinear', alignCorners: false }));
+        let map = F.interpolate(coarse, { size: [hh, ww], mode: 'bilinear', alignCorners: false });
+        if (this.gate_fine) {
+          const fine = this.spec.gateFineGrid!;
+          map = map.add(F.interpolate(this.gate_fine.forward(text).reshape(B, 1, fine, fine), { size: [hh, ww], mode: 'bilinear', alignCorners: false }));
+        }
+        logits = productLogit(logits, map);
       } else if (this.gate_key && this.gate_query) {
         const [B, , hh, ww] = logits.shape;
         const keys = this.gate_key.forward(sinePositionEmbedding(hh, ww, this.spec.dModel, logits.device).flatten(2).transpose(1, 2));

@@ -144,6 +144,7 @@ export class TgcNet extends nn.Module {
         textGate: config.decoder.textGate,
         gateUnion: config.decoder.textGate && config.decoder.gateUnion,
         gateGrid: config.decoder.textGate ? config.decoder.gateGrid : 0,
+        gateFineGrid: config.decoder.textGate ? config.decoder.gateFineGrid : 0,
         aggregationBlocks: config.decoder.aggregationBlocks,
         upChannels: config.decoder.upChannels as [number, number, number],
         highResChannels: useCnn ? widths[0] : null,
