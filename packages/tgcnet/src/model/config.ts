@@ -165,11 +165,10 @@ export const PRESETS = {
     sse: { layers: 1, heads: 4, points: 4, ffn: 128 },
     date: { heads: 4 },
     vlcm: { heads: 4, contextTokens: 4 },
-    // The text gate: measured on the synthetic demo (README); not measured at paper scale. An 8 x 8
-    // grid alone is about one cell per lung zone and blurs their borders (the clinical style lost
-    // 2-3 points there); 16 x 16 alone learns zones slower (LViT style seed 2: 0.818); the 8 x 8
-    // grid refined by a 16 x 16 one that starts at zero beat both on both styles.
-    decoder: { costChannels: 32, aggregationBlocks: 1, upChannels: [48, 32, 16], positionCost: true, textGate: true, gateUnion: false, gateGrid: 8, gateFineGrid: 16 },
+    // The text gate: measured on the synthetic demo (README); not measured at paper scale. A
+    // 16 x 16 refinement of the 8 x 8 grid (gateFineGrid) was measured over the nine acceptance
+    // runs and moved which seeds fail rather than how many (README): off.
+    decoder: { costChannels: 32, aggregationBlocks: 1, upChannels: [48, 32, 16], positionCost: true, textGate: true, gateUnion: false, gateGrid: 8, gateFineGrid: 0 },
     dropout: 0,
     ...ABLATION_DEFAULTS,
   },
