@@ -6,24 +6,11 @@
 // counts per film.
 //
 //   node packages/tgcnet/scripts/where-errors-lie.mjs <run> <data> <seed> [--style lvit|clinical] [--films 150]
-import { parseArgs } from 'node:util';
-import { openDataset } from '../dist/data/detect.js';
 import { loadImage, loadMask } from '../dist/data/images.js';
-import { SYNTH_STYLES, synthCaseIndex, synthCaseSeed } from '../dist/data/synth_dataset.js';
 import { segment } from '../dist/infer/segment.js';
-import { loadRun } from '../dist/run/checkpoint.js';
+import { openSynthTestFilms } from './synth_test_films.mjs';
 
-const { positionals, values } = parseArgs({ allowPositionals: true, options: { style: { type: 'string', default: 'lvit' }, films: { type: 'string', default: '150' } } });
-if (positionals.length !== 3 || !(values.style in SYNTH_STYLES)) {
-  process.stderr.write('usage: where-errors-lie.mjs <run> <data> <seed> [--style lvit|clinical] [--films 150]\n');
-  process.exit(2);
-}
-const [runDir, data, seedText] = positionals;
-const seed = Number(seedText);
-const style = SYNTH_STYLES[values.style];
-const dataset = await openDataset(data, { splits: ['test'] });
-const films = dataset.cases.filter((c) => c.split === 'test').sort((a, b) => (a.id < b.id ? -1 : 1)).slice(0, Number(values.films));
-const run = loadRun(runDir);
+const { films, drawn: draw, run } = await openSynthTestFilms('where-errors-lie.mjs');
 let truth = 0;
 let hit = 0;
 let onUnnamedLesion = 0;
@@ -31,7 +18,7 @@ let onBackground = 0;
 let missed = 0;
 try {
   for (const film of films) {
-    const drawn = style.draw(synthCaseSeed(seed, synthCaseIndex(film.id)));
+    const drawn = draw(film);
     const target = (await loadMask(film.mask)).data;
     const mask = (await segment(run, await loadImage(film.image), film.text)).mask;
     for (let i = 0; i < mask.length; i++) {

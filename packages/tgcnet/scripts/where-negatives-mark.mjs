@@ -5,37 +5,27 @@
 // redrawn from the dataset's seed. Prints one JSON line.
 //
 //   node packages/tgcnet/scripts/where-negatives-mark.mjs <run> <data> <seed> [--style lvit|clinical] [--films 150]
-import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadImage } from '../dist/data/images.js';
 import { readNegativePrompts } from '../dist/data/negative_prompts.js';
-import { SYNTH_STYLES, synthCaseIndex, synthCaseSeed } from '../dist/data/synth_dataset.js';
 import { segment } from '../dist/infer/segment.js';
 import { readLungZones } from '../dist/prompts/zones.js';
-import { loadRun } from '../dist/run/checkpoint.js';
-import { openDataset } from '../dist/data/detect.js';
+import { openSynthTestFilms } from './synth_test_films.mjs';
 
-const { positionals, values } = parseArgs({ allowPositionals: true, options: { style: { type: 'string', default: 'lvit' }, films: { type: 'string', default: '150' } } });
-if (positionals.length !== 3) {
-  process.stderr.write('usage: where-negatives-mark.mjs <run> <data> <seed> [--style lvit|clinical] [--films 150]\n');
-  process.exit(2);
-}
-const [runDir, data, seedText] = positionals;
-const seed = Number(seedText);
-const style = SYNTH_STYLES[values.style];
 const LEVELS = ['upper', 'middle', 'lower'];
+const { data, films, drawn: draw, run } = await openSynthTestFilms('where-negatives-mark.mjs');
 const negatives = readNegativePrompts(data);
-if (!negatives) throw new Error(`${data} has no negative_prompts.jsonl: write the data with \`tgcnet data synth\``);
-const dataset = await openDataset(data, { splits: ['test'] });
-const films = dataset.cases.filter((c) => c.split === 'test').sort((a, b) => (a.id < b.id ? -1 : 1)).slice(0, Number(values.films));
-const run = loadRun(runDir);
+if (!negatives) {
+  run.model.dispose();
+  process.stderr.write(`${data} has no negative_prompts.jsonl: write the data with \`tgcnet data synth\` (or \`tgcnet demo\`), which writes it\n`);
+  process.exit(1);
+}
 let marked = 0;
 let onLesion = 0;
 let nextToNamed = 0;
 let empty = 0;
 try {
   for (const film of films) {
-    const drawn = style.draw(synthCaseSeed(seed, synthCaseIndex(film.id)));
+    const drawn = draw(film);
     const prompt = negatives.byId.get(film.id)[0];
     const named = readLungZones(prompt) ?? [];
     const mask = (await segment(run, await loadImage(film.image), prompt)).mask;
