@@ -487,6 +487,8 @@ class TgcNet(nn.Module):
             raise NotImplementedError("model_twin: clipTrainable (the twin has no CLIP text tower)")
         v = clip["vision_config"]
         dec = {**DECODER_DEFAULTS, **c["decoder"]}
+        if dec.get("gateFineGrid", 0) != 0 or dec.get("outputStride", 4) != 4:
+            raise NotImplementedError("model_twin: decoder.gateFineGrid and decoder.outputStride 2 (measured options, off in every preset)")
         obj = {**OBJECTIVE_DEFAULTS, **c.get("objective", {})}
         self.c = c
         self.vision_trainable = c["encoder"] == "vit-finetune"

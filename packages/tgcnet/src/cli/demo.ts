@@ -22,6 +22,8 @@ export interface DemoOptions {
   set?: string[];
   /** Probability that a training case asks one of its negative prompts (default 0: measured, it costs Dice; README). */
   negativePrompts?: number;
+  /** DATE's auxiliary texts: a JSONL file, or 'offline' (the canonical zone restatement); default none. */
+  auxPrompts?: string;
   /** cpu (default), cuda or cuda:N; training, evaluation and the probe run there. */
   device?: string;
   precision?: Precision;
@@ -101,6 +103,7 @@ export async function demo(opts: DemoOptions): Promise<{ pass: boolean; exitCode
     // on invariance to rotations it never sees at test time.
     augment: false,
     ...(opts.negativePrompts ? { negativePrompts: opts.negativePrompts } : {}),
+    ...(opts.auxPrompts ? { auxPrompts: opts.auxPrompts } : {}),
     device: opts.device,
     precision: opts.precision,
   });

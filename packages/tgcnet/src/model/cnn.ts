@@ -47,19 +47,25 @@ export class CnnBranch extends nn.Module {
 
   /** x [B, C, S, S] -> maps at strides 4, 8, 16, 32. */
   forward(x: Tensor): Tensor[] {
+    return tidy(() => this.features(x).maps);
+  }
+
+  /** The maps at strides 4, 8, 16, 32 and the stem's own map at stride 2. */
+  features(x: Tensor): { stem: Tensor; maps: Tensor[] } {
     if (x.ndim !== 4 || x.shape[1] !== this.spec.inChannels || x.shape[2] % 32 !== 0 || x.shape[3] % 32 !== 0) {
       throw new RangeError(
         `CNN branch: expected [B, ${this.spec.inChannels}, H, W] with H and W multiples of 32, got [${x.shape.join(', ')}]`,
       );
     }
     return tidy(() => {
-      const out: Tensor[] = [];
-      let h = this.stem.forward(x);
+      const maps: Tensor[] = [];
+      const stem = this.stem.forward(x);
+      let h = stem;
       for (const stage of this.stages) {
         h = stage.forward(h);
-        out.push(h);
+        maps.push(h);
       }
-      return out;
+      return { stem, maps };
     });
   }
 }

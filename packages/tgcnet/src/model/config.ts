@@ -56,6 +56,8 @@ export const TgcConfig = z
       gateGrid: z.number().int().nonnegative().default(0),
       /** With gateGrid: a finer map whose logits refine the coarse grid's (0: off); absent in older runs. */
       gateFineGrid: z.number().int().nonnegative().default(0),
+      /** Stride of the logits before the upsampling to the label size: 4, or 2 with one more stage on the CNN stem's map; absent in older runs. */
+      outputStride: z.union([z.literal(4), z.literal(2)]).default(4),
     }).strict(),
     dropout: z.number().min(0).max(1),
     /** Training objectives beside the segmentation loss (see text_reconstruction.ts); absent in older runs. */
@@ -135,7 +137,7 @@ const PAPER_SCALE = {
   sse: { layers: 3, heads: 8, points: 4, ffn: 1024 },
   date: { heads: 8 },
   vlcm: { heads: 8, contextTokens: 8 },
-  decoder: { costChannels: 128, aggregationBlocks: 2, upChannels: [128, 64, 32], positionCost: true, textGate: false, gateUnion: false, gateGrid: 0, gateFineGrid: 0 },
+  decoder: { costChannels: 128, aggregationBlocks: 2, upChannels: [128, 64, 32], positionCost: true, textGate: false, gateUnion: false, gateGrid: 0, gateFineGrid: 0, outputStride: 4 as const },
   dropout: 0.1,
   ...ABLATION_DEFAULTS,
 };
@@ -168,7 +170,7 @@ export const PRESETS = {
     // The text gate: measured on the synthetic demo (README); not measured at paper scale. A
     // 16 x 16 refinement of the 8 x 8 grid (gateFineGrid) was measured over the nine acceptance
     // runs and moved which seeds fail rather than how many (README): off.
-    decoder: { costChannels: 32, aggregationBlocks: 1, upChannels: [48, 32, 16], positionCost: true, textGate: true, gateUnion: false, gateGrid: 8, gateFineGrid: 0 },
+    decoder: { costChannels: 32, aggregationBlocks: 1, upChannels: [48, 32, 16], positionCost: true, textGate: true, gateUnion: false, gateGrid: 8, gateFineGrid: 0, outputStride: 4 as const },
     dropout: 0,
     ...ABLATION_DEFAULTS,
   },
@@ -183,7 +185,7 @@ export const PRESETS = {
     sse: { layers: 1, heads: 2, points: 2, ffn: 32 },
     date: { heads: 2 },
     vlcm: { heads: 2, contextTokens: 2 },
-    decoder: { costChannels: 8, aggregationBlocks: 1, upChannels: [8, 8, 8], positionCost: true, textGate: true, gateUnion: false, gateGrid: 0, gateFineGrid: 0 },
+    decoder: { costChannels: 8, aggregationBlocks: 1, upChannels: [8, 8, 8], positionCost: true, textGate: true, gateUnion: false, gateGrid: 0, gateFineGrid: 0, outputStride: 4 as const },
     dropout: 0,
     ...ABLATION_DEFAULTS,
   },

@@ -65,3 +65,28 @@ test('the fine gate grid starts at zero (the coarse gate alone) and draws border
     refined.dispose();
   });
 });
+
+test('outputStride 2 adds a stage on the stride-2 map, whose detail reaches the logits where it lies', () => {
+  T.tidy(() => {
+    T.manualSeed(0);
+    const spec = { dModel: 16, costChannels: 8, aggregationBlocks: 1, upChannels: [8, 8, 8] as [number, number, number], highResChannels: 8, clipCost: false };
+    assert.equal(new CostDecoder(spec).up2, null);
+    const fine = new CostDecoder({ ...spec, outputStride: 2, stride2Channels: 4 });
+    const levels = [T.randn([1, 16, 8, 8]), T.randn([1, 16, 4, 4]), T.randn([1, 16, 2, 2])];
+    const text = T.randn([1, 16]);
+    const highRes = T.randn([1, 8, 16, 16]);
+    const stride2 = T.randn([1, 4, 32, 32]);
+    const out = T.noGrad(() => fine.forward(levels, text, null, highRes, [64, 64], null, stride2));
+    assert.deepEqual(out.shape, [1, 1, 64, 64]);
+    // One stride-2 pixel changed: the logits move around it (2 label pixels per cell, a 3x3
+    // conv), elsewhere only through the group norm's statistics.
+    const poked = stride2.clone();
+    T.noGrad(() => poked.narrow(2, 10, 1).narrow(3, 10, 1).fill_(20));
+    const diff = T.noGrad(() => fine.forward(levels, text, null, highRes, [64, 64], null, poked)).sub(out).abs();
+    const near = diff.narrow(2, 16, 10).narrow(3, 16, 10).max().item();
+    const far = diff.narrow(2, 40, 24).narrow(3, 40, 24).max().item();
+    assert.ok(near > 10 * far && near > 1e-3, `near ${near}, far ${far}`);
+    assert.throws(() => T.noGrad(() => fine.forward(levels, text, null, highRes, [64, 64])), /outputStride 2 needs the CNN stem map at stride 2/);
+    fine.dispose();
+  });
+});

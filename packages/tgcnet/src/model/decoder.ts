@@ -14,6 +14,10 @@ export interface DecoderSpec {
   upChannels: [number, number, number];
   /** Channels of the stride-4 CNN map, or null without a CNN branch. */
   highResChannels: number | null;
+  /** Stride of the logits before the final upsampling: 4 (default), or 2 with one more stage. */
+  outputStride?: 4 | 2;
+  /** With outputStride 2: channels of the CNN stem's stride-2 map, or null without a CNN branch. */
+  stride2Channels?: number | null;
   /** Whether CLIP's dense cost is an extra channel at the coarse level. */
   clipCost: boolean;
   /** Whether each level gets a position-text cost channel. */
@@ -72,6 +76,7 @@ export class CostDecoder extends nn.Module {
   readonly up16: ConvNormAct;
   readonly up8: ConvNormAct;
   readonly up4: ConvNormAct;
+  readonly up2: ConvNormAct | null;
   readonly head: nn.Conv2d;
   readonly gate_key: nn.Linear | null;
   readonly gate_query: nn.Linear | null;
@@ -104,6 +109,9 @@ export class CostDecoder extends nn.Module {
     this.up16 = this.registerModule('up16', new ConvNormAct(C + C, u16));
     this.up8 = this.registerModule('up8', new ConvNormAct(u16 + C, u8));
     this.up4 = this.registerModule('up4', new ConvNormAct(u8 + (spec.highResChannels ?? 0), u4));
+    // Stride 4 of a 160-px input is a 40x40 output for 256-px films of small nodules; one more
+    // stage with the stem's stride-2 map draws their borders at 80x80 (measured: README).
+    this.up2 = spec.outputStride === 2 ? this.registerModule('up2', new ConvNormAct(u4 + (spec.stride2Channels ?? 0), u4)) : null;
     this.head = this.registerModule('head', new nn.Conv2d(u4, 1, 1));
     // The text gate: p = sigmoid(visual logit) x sigmoid(text map), where the text map is a
     // bilinear match of each pixel's position code with the text vector. What is there comes
@@ -140,7 +148,15 @@ export class CostDecoder extends nn.Module {
    * levels: calibrated pyramid [B, d, s, s] at strides 8, 16, 32; text [B, d];
    * clipCost [B, 1, g, g] or null; highRes: the stride-4 CNN map or null.
    */
-  forward(levels: Tensor[], text: Tensor, clipCost: Tensor | null, highRes: Tensor | null, labelSize: [number, number], tokens: TextTokens | null = null): Tensor {
+  forward(
+    levels: Tensor[],
+    text: Tensor,
+    clipCost: Tensor | null,
+    highRes: Tensor | null,
+    labelSize: [number, number],
+    tokens: TextTokens | null = null,
+    stride2: Tensor | null = null,
+  ): Tensor {
     return tidy(() => {
       const embedded = levels.map((x, l) => {
         const [B, , hl, wl] = x.shape;
@@ -168,6 +184,10 @@ export class CostDecoder extends nn.Module {
         h = this.up4.forward(F.cat([up(h, highRes), highRes], 1));
       } else {
         h = this.up4.forward(F.interpolate(h, { scaleFactor: 2, mode: 'bilinear', alignCorners: false }));
+      }
+      if (this.up2) {
+        if (this.spec.stride2Channels && stride2 === null) throw new Error('decoder: outputStride 2 needs the CNN stem map at stride 2');
+        h = this.up2.forward(stride2 !== null ? F.cat([up(h, stride2), stride2], 1) : F.interpolate(h, { scaleFactor: 2, mode: 'bilinear', alignCorners: false }));
       }
       let logits = this.head.forward(h);
       const grid = this.spec.gateGrid ?? 0;

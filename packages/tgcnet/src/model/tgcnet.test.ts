@@ -38,9 +38,9 @@ test('shapes through every stage for two input sizes; logits at the label size',
   }
 });
 
-test('gradients reach every trainable parameter and no frozen CLIP weight; handles stay flat', () => {
+for (const set of [[], ['decoder.outputStride=2'], ['decoder.outputStride=2', 'encoder=vit-only']]) test(`gradients reach every trainable parameter and no frozen CLIP weight; handles stay flat (${set.join(' ') || 'tiny'})`, () => {
   T.manualSeed(1);
-  const config = buildConfig('tiny');
+  const config = buildConfig('tiny', set);
   const model = new TgcNet(config).train();
   const inputs = randomInputs(config, 2);
   forwardBackward(model, inputs).dispose();
@@ -55,6 +55,7 @@ test('gradients reach every trainable parameter and no frozen CLIP weight; handl
   const frozen = [...model.namedParameters()].filter(([k]) => k.startsWith('clip_'));
   assert.ok(frozen.length > 0 && frozen.every(([, p]) => !p.requiresGrad && p.grad === null));
   assert.equal(model.clip_vision!.training, false, 'frozen CLIP stays in eval mode');
+  assert.equal(model.decoder.up2 !== null, config.decoder.outputStride === 2);
   T.dispose(inputs);
   model.dispose();
 });

@@ -57,6 +57,8 @@ export interface ImageFeatures {
   dense: Tensor | null;
   /** The CNN stem map at stride 4 (the decoder's skip), or null without the CNN. */
   cnnStem: Tensor | null;
+  /** The CNN stem's own map at stride 2, kept only for a decoder with outputStride 2. */
+  cnnStride2: Tensor | null;
   /** The SSE pyramid, fine to coarse. */
   pyramid: Tensor[];
 }
@@ -148,6 +150,8 @@ export class TgcNet extends nn.Module {
         aggregationBlocks: config.decoder.aggregationBlocks,
         upChannels: config.decoder.upChannels as [number, number, number],
         highResChannels: useCnn ? widths[0] : null,
+        outputStride: config.decoder.outputStride,
+        stride2Channels: useCnn && config.decoder.outputStride === 2 ? config.cnn.stem : null,
         clipCost: useVit,
       }),
     );
@@ -209,9 +213,11 @@ export class TgcNet extends nn.Module {
     if (inputs.vision && this.visionTrainable) throw new Error(`TGC-Net: precomputed vision features given, but the vision tower trains (its features change every step)`);
     let vision: VisionFeatures | null = null;
     if (this.clip_vision) vision = inputs.vision ?? (inputs.vitPixels ? this.visionFeatures(inputs.vitPixels) : null);
-    const cnnMaps = this.cnn && inputs.cnnPixels ? this.cnn.forward(inputs.cnnPixels) : null;
+    const cnn = this.cnn && inputs.cnnPixels ? this.cnn.features(inputs.cnnPixels) : null;
+    const cnnMaps = cnn ? cnn.maps : null;
     const pyramid = this.sse.forward(cnnMaps ? cnnMaps.slice(1) : null, vision ? vision.taps : null);
-    return { dense: vision ? vision.dense : null, cnnStem: cnnMaps ? cnnMaps[0] : null, pyramid };
+    const cnnStride2 = cnn && c.decoder.outputStride === 2 ? cnn.stem : null;
+    return { dense: vision ? vision.dense : null, cnnStem: cnnMaps ? cnnMaps[0] : null, cnnStride2, pyramid };
   }
 
   /** The CLIP vision tower's taps and dense tokens for [B, 3, S, S] pixels (no gradients when it is frozen). */
@@ -237,6 +243,7 @@ export class TgcNet extends nn.Module {
       const shared: ImageFeatures = {
         dense: image.dense ? widen(image.dense) : null,
         cnnStem: image.cnnStem ? widen(image.cnnStem) : null,
+        cnnStride2: image.cnnStride2 ? widen(image.cnnStride2) : null,
         pyramid: image.pyramid.map(widen),
       };
       return this.#decode(shared, text, inputs).logits;
@@ -257,7 +264,7 @@ export class TgcNet extends nn.Module {
     const joint = this.date.forward(primary, aux, present);
     const calibrated = this.vlcm ? this.vlcm.forward(image.pyramid, joint) : { levels: image.pyramid, text: joint };
     const tokens = calibrated.text.tokens ? { tokens: calibrated.text.tokens, mask: calibrated.text.mask } : null;
-    const logits = this.decoder.forward(calibrated.levels, calibrated.text.pooled, clipCost, image.cnnStem, inputs.labelSize, tokens);
+    const logits = this.decoder.forward(calibrated.levels, calibrated.text.pooled, clipCost, image.cnnStem, inputs.labelSize, tokens, image.cnnStride2);
     const textLoss =
       this.text_reconstruction && this.training
         ? this.text_reconstruction.loss(joint.pooled, inputs.text.ids, inputs.text.eot).mul(c.objective.textReconstruction)
