@@ -130,6 +130,8 @@ export async function demo(opts: DemoOptions): Promise<{ pass: boolean; exitCode
       plannedSteps: trained.plan.totalSteps,
       seconds: Math.round(trained.seconds),
       bestValDice: trained.bestDice,
+      /** The 3 epochs' steps; more than `steps` where the time cap shortened the schedule. */
+      fullSteps: trained.plan.epochSteps,
     },
     test: { cases: evaluation.cases, dice: evaluation.dice, iou: evaluation.iou },
     shuffledPrompts: evaluation.shuffledPrompts,
@@ -161,7 +163,12 @@ export async function demo(opts: DemoOptions): Promise<{ pass: boolean; exitCode
           `${result.negativePrompts.meanArea.toFixed(0)} px marked per case (${(100 * result.negativePrompts.areaRatio).toFixed(1)}% of the area under their own prompts)\n`
         : '') +
       `  probe: test image ${probe.case} under three prompts, predicted mask area:\n${probeLines.join('\n')}\n` +
-      `  report: ${evaluation.report}\n\n${verdict.sentence}\n`,
+      `  report: ${evaluation.report}\n` +
+      (result.training.steps < result.training.fullSteps
+        ? `  note: this machine fitted ${result.training.steps} of the ${result.training.fullSteps} steps into the ${opts.minutes}-minute cap; ` +
+          `the figures are those of a shorter schedule (--minutes ${Math.ceil((opts.minutes * result.training.fullSteps) / result.training.steps) + 1} trains them all)\n`
+        : '') +
+      `\n${verdict.sentence}\n`,
   );
   return { pass: verdict.pass };
 }
