@@ -44,10 +44,24 @@ function weights(runDir: string): Map<string, T.Tensor> {
   return T.loadSafetensors(join(runDir, 'last', 'model.safetensors'));
 }
 
-function maxAbsDifference(a: Map<string, T.Tensor>, b: Map<string, T.Tensor>): number {
-  let worst = 0;
-  for (const [key, t] of a) worst = Math.max(worst, T.tidy(() => t.sub(b.get(key)!).abs().max().item()));
-  return worst;
+/**
+ * How far two sets of weights are apart: ||a - b|| / ||a|| over all of them (Frobenius norms), the
+ * largest element difference, and the tensor that holds it.
+ */
+function weightDifference(a: Map<string, T.Tensor>, b: Map<string, T.Tensor>): { relative: number; absolute: number; key: string } {
+  let diffSq = 0;
+  let normSq = 0;
+  let worst = { absolute: 0, key: '' };
+  for (const [key, t] of a) {
+    const [d2, n2, absolute] = T.tidy(() => {
+      const d = t.sub(b.get(key)!);
+      return [d.square().sum().item(), t.square().sum().item(), d.abs().max().item()];
+    });
+    diffSq += d2;
+    normSq += n2;
+    if (absolute > worst.absolute) worst = { absolute, key };
+  }
+  return { relative: Math.sqrt(diffSq / normSq), ...worst };
 }
 
 function disposeAll(...maps: Map<string, T.Tensor>[]): void {
@@ -75,9 +89,12 @@ test('2 processes train as one with the same global batch; every rank ends with 
   const losses = (d: string) => readFileSync(join(d, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { trainLoss: number }).trainLoss);
   losses(one).forEach((l, i) => assert.ok(Math.abs(l - losses(two)[i]) < 1e-5 * Math.abs(l), `epoch ${i + 1} loss ${l} vs ${losses(two)[i]}`));
   const [a, b] = [weights(one), weights(two)];
-  const diff = maxAbsDifference(a, b);
+  const diff = weightDifference(a, b);
   disposeAll(a, b);
-  assert.ok(diff < 1e-4, `largest weight difference ${diff}`);
+  // Summation order moves them: 5e-5 of their norm on a 2-core Xeon (largest element 3e-4, where
+  // a largest-element bound of 1e-4 held on the EPYC and failed here); batches that differed, or a
+  // missing all-reduce, move them by percents.
+  assert.ok(diff.relative < 5e-4, `weights apart by ${diff.relative} of their norm (largest element ${diff.absolute} in ${diff.key})`);
   assert.equal(T.memory().tensors, 0);
 });
 
@@ -133,7 +150,7 @@ test('a 2-rank run stopped by Ctrl-C resumes on 2 ranks to the weights of an uni
   const resumed = run(trainArgs(out, '--epochs', '6', '--resume', '--nproc-per-node', '2', '--master-port', await port()));
   assert.equal(resumed.status, 0, resumed.stderr);
   const [a, b] = [weights(whole), weights(out)];
-  const diff = maxAbsDifference(a, b);
+  const diff = weightDifference(a, b);
   disposeAll(a, b);
-  assert.equal(diff, 0, 'an exact resume: bit-identical weights');
+  assert.equal(diff.absolute, 0, `an exact resume: bit-identical weights (${diff.key} differs)`);
 });
