@@ -488,7 +488,7 @@ class TgcNet(nn.Module):
         v = clip["vision_config"]
         dec = {**DECODER_DEFAULTS, **c["decoder"]}
         if dec.get("gateFineGrid", 0) != 0 or dec.get("outputStride", 4) != 4:
-            raise NotImplementedError("model_twin: decoder.gateFineGrid and decoder.outputStride 2 (measured options, off in every preset)")
+            raise NotImplementedError("model_twin: decoder.gateFineGrid and decoder.outputStride 2 (options off in every preset; the twin does not build them)")
         obj = {**OBJECTIVE_DEFAULTS, **c.get("objective", {})}
         self.c = c
         self.vision_trainable = c["encoder"] == "vit-finetune"

@@ -93,7 +93,7 @@ test('2 processes train as one with the same global batch; every rank ends with 
   disposeAll(a, b);
   // Summation order moves them: 5e-5 of their norm on a 2-core Xeon (largest element 3e-4, where
   // a largest-element bound of 1e-4 held on the EPYC and failed here); batches that differed, or a
-  // missing all-reduce, move them by percents.
+  // missing all-reduce, would send the runs along other trajectories, far past this bound.
   assert.ok(diff.relative < 5e-4, `weights apart by ${diff.relative} of their norm (largest element ${diff.absolute} in ${diff.key})`);
   assert.equal(T.memory().tensors, 0);
 });
