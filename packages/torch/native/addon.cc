@@ -9,6 +9,12 @@
 
 #include "dispatch.h"
 
+// OpenBLAS's own report of the kernels it runs; weak, so that another BLAS leaves them null.
+extern "C" char* openblas_get_corename(void) __attribute__((weak));
+extern "C" char* openblas_get_config(void) __attribute__((weak));
+extern "C" void openblas_set_num_threads(int) __attribute__((weak));
+extern "C" int openblas_get_num_threads(void) __attribute__((weak));
+
 namespace tgt {
 void registerTensorIo(Napi::Env env, Napi::Object exports);
 void registerAutograd(Napi::Env env, Napi::Object exports);
@@ -29,6 +35,9 @@ Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   int n = info[0].As<Napi::Number>().Int32Value();
   if (n < 1) throw Napi::RangeError::New(info.Env(), "set_num_threads: need at least 1 thread");
   at::set_num_threads(n);
+  // libtorch tells MKL its thread count but not OpenBLAS, whose own pool (sized from the
+  // environment at load) would otherwise keep running and spinning beside a one-thread run.
+  if (openblas_set_num_threads != nullptr) openblas_set_num_threads(n);
   return info.Env().Undefined();
 }
 
@@ -57,6 +66,16 @@ Napi::Value CudaSynchronize(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value BlasInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (openblas_get_corename == nullptr) return env.Null();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("core", Napi::String::New(env, openblas_get_corename()));
+  out.Set("config", Napi::String::New(env, openblas_get_config != nullptr ? openblas_get_config() : ""));
+  out.Set("threads", Napi::Number::New(env, openblas_get_num_threads != nullptr ? openblas_get_num_threads() : 0));
+  return out;
+}
+
 }  // namespace
 }  // namespace tgt
 
@@ -76,6 +95,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cudaIsAvailable", Napi::Function::New(env, tgt::CudaIsAvailable, "cudaIsAvailable"));
   exports.Set("cudaDeviceCount", Napi::Function::New(env, tgt::CudaDeviceCount, "cudaDeviceCount"));
   exports.Set("cudaSynchronize", Napi::Function::New(env, tgt::CudaSynchronize, "cudaSynchronize"));
+  exports.Set("blasInfo", Napi::Function::New(env, tgt::BlasInfo, "blasInfo"));
   exports.Set("libtorchVersion", Napi::String::New(env, TORCH_VERSION));
   return exports;
 }

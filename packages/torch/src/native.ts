@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { openblasCoreFor, readCpuFeatures } from './blas_core.js';
 
 /** The addon's surface: handles are integers into a native table. */
 export interface NativeBinding {
@@ -41,6 +42,8 @@ export interface NativeBinding {
   /** Inverted dropout's mask (CPU): 1/keep with probability keep, else 0, from a counter-based hash of (index, seeds); native/dropout_mask.cc. */
   dropoutMask(like: number, keep: number, seedA: number, seedB: number): number;
   libtorchVersion: string;
+  /** The loaded OpenBLAS's kernel set and build (openblas_get_corename/config); null when the BLAS is not OpenBLAS. */
+  blasInfo(): { core: string; config: string; threads: number } | null;
   /** c10d (native/distributed.cc): one Gloo process group per process. */
   hasGloo: boolean;
   /** Built against a CUDA libtorch with NCCL. */
@@ -91,6 +94,19 @@ const addonPath = process.env.TGCNET_TORCH_ADDON ?? join(packageRoot, 'native', 
  * loads, so it is set here, before the addon, unless the user chose one.
  */
 process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
+
+/**
+ * Who chose OpenBLAS's kernels: the user (OPENBLAS_CORETYPE already set), tgcnet (set here, for a
+ * CPU whose instruction set says which kernels fit: blas_core.ts), or OpenBLAS's own detection.
+ * OpenBLAS reads the variable once, when it loads with libtorch, so it is set before the addon.
+ */
+export const blasCoreChosenBy: 'user' | 'tgcnet' | 'OpenBLAS' = (() => {
+  if (process.env.OPENBLAS_CORETYPE !== undefined) return 'user';
+  const core = openblasCoreFor(readCpuFeatures());
+  if (core === undefined) return 'OpenBLAS';
+  process.env.OPENBLAS_CORETYPE = core;
+  return 'tgcnet';
+})();
 
 function load(): NativeBinding {
   if (!existsSync(addonPath)) {

@@ -1,6 +1,7 @@
 // Process-wide settings: seeds, threads, devices, memory accounting.
 import { availableParallelism } from 'node:os';
-import { native } from './native.js';
+import { PRE_AVX2_CORES, hasAvx2, readCpuFeatures } from './blas_core.js';
+import { blasCoreChosenBy, native } from './native.js';
 
 /** Seeds libtorch's generators (CPU and CUDA), as torch.manual_seed. */
 export function manualSeed(seed: number): void {
@@ -14,6 +15,11 @@ export function setNumThreads(n: number): void {
 
 export function getNumThreads(): number {
   return native.getNumThreads();
+}
+
+/** OpenBLAS's own thread count (setNumThreads sets it with libtorch's); null for another BLAS. */
+export function blasNumThreads(): number | null {
+  return native.blasInfo()?.threads ?? null;
 }
 
 export const cuda = {
@@ -32,6 +38,33 @@ export function liveTensorCount(): number {
 }
 
 export const libtorchVersion: string = native.libtorchVersion;
+
+/** The BLAS under libtorch's matrix products: OpenBLAS's kernel set and who chose it, or "other". */
+export interface BlasInfo {
+  library: 'OpenBLAS' | 'other';
+  /** OpenBLAS's kernel set (e.g. "Haswell", "SkylakeX"); null for another BLAS. */
+  core: string | null;
+  chosenBy: 'user' | 'tgcnet' | 'OpenBLAS' | null;
+  config: string | null;
+}
+
+function describeBlas(): BlasInfo {
+  const info = native.blasInfo();
+  if (info === null) return { library: 'other', core: null, chosenBy: null, config: null };
+  const blas: BlasInfo = { library: 'OpenBLAS', core: info.core, chosenBy: blasCoreChosenBy, config: info.config };
+  if (blasCoreChosenBy === 'OpenBLAS' && PRE_AVX2_CORES.has(info.core.toLowerCase()) && hasAvx2(readCpuFeatures())) {
+    // Only reached on CPUs blas_core.ts leaves to OpenBLAS (AMD ones, today).
+    process.emitWarning(
+      `OpenBLAS did not recognise this CPU and runs its ${info.core} kernels although the CPU has AVX2: ` +
+        'matrix products run several times slower than they could. Start again with OPENBLAS_CORETYPE=Haswell ' +
+        '(or Zen on AMD, SkylakeX on a CPU with AVX-512) in the environment.',
+      { code: 'TGCNET_BLAS_CORE' },
+    );
+  }
+  return blas;
+}
+
+export const blas: BlasInfo = describeBlas();
 
 // libtorch's OpenMP may start with one thread (it reads the CPU quota); use every core,
 // as PyTorch users expect, unless the user asked otherwise.

@@ -155,7 +155,7 @@ export async function demo(opts: DemoOptions): Promise<{ pass: boolean; exitCode
   );
   process.stdout.write(
     `\nTGC-Net demo (${presetName}, ${result.training.steps} steps in ${result.training.seconds} s on the CPU, ` +
-      `${result.provenance.training?.threads ?? '?'} thread(s), ${result.provenance.training?.cpu ?? 'unknown CPU'})\n` +
+      `${result.provenance.training?.threads ?? '?'} thread(s), ${result.provenance.training?.cpu ?? 'unknown CPU'}${result.provenance.training?.blas ? `, ${result.provenance.training.blas}` : ''})\n` +
       `  test Dice ${f(evaluation.dice.micro)} micro / ${f(evaluation.dice.macro)} macro, IoU ${f(evaluation.iou.micro)} micro (${evaluation.cases} cases)\n` +
       `  same model, shuffled prompts: Dice ${f(shuffled)} micro (drop ${f(result.drop)})\n` +
       (result.negativePrompts

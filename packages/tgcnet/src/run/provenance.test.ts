@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { libtorchVersion } from '@tgcnet/torch';
+import { blas, libtorchVersion } from '@tgcnet/torch';
 import { Provenance, collectProvenance } from './provenance.js';
 
 test('provenance names the code, the engine, the machine and the command', () => {
@@ -11,4 +11,7 @@ test('provenance names the code, the engine, the machine and the command', () =>
   // A clone has a commit (with -dirty when changed); a packed install has none.
   assert.ok(p.commit === null || /^[0-9a-f]{40}(-dirty)?$/.test(p.commit), String(p.commit));
   assert.ok(p.command.length > 0);
+  // The kernels that ran, named as OpenBLAS names them.
+  if (blas.library === 'OpenBLAS') assert.match(p.blas!, new RegExp(`^OpenBLAS ${blas.core} \\(chosen by (user|tgcnet|OpenBLAS)\\)$`));
+  else assert.equal(p.blas, 'not OpenBLAS');
 });

@@ -4,7 +4,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { getNumThreads, libtorchVersion, mallocPolicy } from '@tgcnet/torch';
+import { blas, getNumThreads, libtorchVersion, mallocPolicy } from '@tgcnet/torch';
 import { z } from 'zod';
 import { repoRoot } from '../paths.js';
 import { TGCNET_VERSION } from '../version.js';
@@ -21,6 +21,8 @@ export const Provenance = z.object({
   threads: z.number().int(),
   /** The CPU allocator policy (older records lack it: glibc's default). */
   malloc: z.enum(['keep-freed', 'glibc-default']).optional(),
+  /** The BLAS and its kernel set, e.g. "OpenBLAS Cooperlake (chosen by tgcnet)": the same CPU runs 4x slower on the wrong one. Older records lack it. */
+  blas: z.string().optional(),
   /** The command line, without the Node binary's path. */
   command: z.string(),
   recordedAt: z.string(),
@@ -66,6 +68,7 @@ export function collectProvenance(): Provenance {
     cores: cpus().length,
     threads: getNumThreads(),
     malloc: mallocPolicy,
+    blas: blas.library === 'OpenBLAS' ? `OpenBLAS ${blas.core} (chosen by ${blas.chosenBy})` : 'not OpenBLAS',
     command: commandLine(),
     recordedAt: new Date().toISOString(),
   };
