@@ -7,6 +7,7 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { openblasCoreFor, readCpuFeatures } from '../../packages/torch/dist/blas_core.js';
 
 // 32 MiB mmap threshold (glibc's dynamic maximum) and a 64 MiB trim threshold.
 export const MALLOC_TUNABLES = 'glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=67108864';
@@ -28,10 +29,16 @@ export function median(xs) {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-/** The environment both sides get: same thread count for OpenMP/MKL/OpenBLAS, same malloc tunables. */
+/**
+ * The environment both sides get: same thread count for OpenMP/MKL/OpenBLAS, same OpenBLAS kernels
+ * (the ones @tgcnet/torch would choose: on a CPU OpenBLAS does not know, a twin left to OpenBLAS
+ * runs SSE3 kernels 4x slower, packages/torch/src/blas_core.ts), same malloc tunables.
+ */
 export function sideEnv(opts, extra = {}) {
+  const core = process.env.OPENBLAS_CORETYPE ?? openblasCoreFor(readCpuFeatures());
   const env = {
     ...process.env,
+    ...(core ? { OPENBLAS_CORETYPE: core } : {}),
     OMP_NUM_THREADS: String(opts.threads),
     MKL_NUM_THREADS: String(opts.threads),
     OPENBLAS_NUM_THREADS: String(opts.threads),
