@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { median } from './lib/runner.mjs';
+import { median, sideEnv } from './lib/runner.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const arg = (name, fallback) => {
@@ -23,7 +23,8 @@ const build = mkdtempSync(join(tmpdir(), 'op-floor-'));
 const binary = join(build, 'floor');
 try {
   execFileSync('g++', ['-O2', '-std=c++17', join(here, 'op-floor', 'floor.cc'), ...libtorch.include.map((d) => `-I${d}`), `-L${libtorch.lib}`, `-Wl,-rpath,${libtorch.lib}`, '-ltorch', '-ltorch_cpu', '-lc10', `-D_GLIBCXX_USE_CXX11_ABI=${libtorch.cxx11Abi ? 1 : 0}`, '-o', binary], { stdio: 'inherit' });
-  const env = { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
+  // sideEnv: the thread settings and the OpenBLAS kernels every side of every bench gets.
+  const env = sideEnv({ threads: 1, malloc: 'default' });
   const sides = {
     cpp: [binary, [String(repeats)]],
     python: [python, [join(here, 'op-floor', 'floor.py'), String(repeats)]],

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { openblasCoreFor, parseCpuinfo, readCpuFeatures } from './blas_core.js';
+import { blasCoreWarning, openblasCoreFor, parseCpuinfo, readCpuFeatures } from './blas_core.js';
 import * as T from './index.js';
 
 // Abridged /proc/cpuinfo of the machines this project ran on (flags cut to the ones that matter
@@ -34,6 +34,14 @@ test('OpenBLAS kernels follow the instruction set on Intel CPUs and are left to 
   assert.equal(core(EPYC), undefined, 'AMD parts keep OpenBLAS\'s own choice');
   assert.equal(core('processor\t: 0\nmodel name\t: ARMv8\n'), undefined);
   assert.equal(openblasCoreFor(null), undefined);
+});
+
+test('OpenBLAS\'s own pre-AVX2 choice on an AVX2 CPU is called out, with the variable that fixes it', () => {
+  const zen5 = parseCpuinfo(EPYC.replace('cpu family\t: 25', 'cpu family\t: 26'));
+  assert.match(blasCoreWarning('Prescott', 'OpenBLAS', zen5)!, /runs its Prescott kernels.*OPENBLAS_CORETYPE=/);
+  assert.equal(blasCoreWarning('Zen', 'OpenBLAS', zen5), null, 'the right kernels');
+  assert.equal(blasCoreWarning('Prescott', 'user', zen5), null, 'the user chose them');
+  assert.equal(blasCoreWarning('Nehalem', 'OpenBLAS', parseCpuinfo(SANDY_BRIDGE)), null, 'a CPU without AVX2 gets what it can run');
 });
 
 test('the loaded BLAS reports its kernels, and the kernels tgcnet or the user chose are the ones running', () => {

@@ -54,6 +54,19 @@ export function hasAvx2(cpu: CpuFeatures | null): boolean {
   return cpu !== null && cpu.flags.has('avx2') && cpu.flags.has('fma');
 }
 
+/**
+ * The warning for kernels older than the CPU, or null: only where OpenBLAS chose (the user's own
+ * choice stands) and the CPU has AVX2, so that a pre-AVX2 kernel set is a misdetection.
+ */
+export function blasCoreWarning(core: string, chosenBy: 'user' | 'tgcnet' | 'OpenBLAS', cpu: CpuFeatures | null): string | null {
+  if (chosenBy !== 'OpenBLAS' || !PRE_AVX2_CORES.has(core.toLowerCase()) || !hasAvx2(cpu)) return null;
+  return (
+    `OpenBLAS did not recognise this CPU and runs its ${core} kernels although the CPU has AVX2: ` +
+    'matrix products run several times slower than they could. Start again with OPENBLAS_CORETYPE=Haswell ' +
+    '(or Zen on AMD, SkylakeX on a CPU with AVX-512) in the environment.'
+  );
+}
+
 export function readCpuFeatures(): CpuFeatures | null {
   try {
     return parseCpuinfo(readFileSync('/proc/cpuinfo', 'utf8'));

@@ -1,6 +1,6 @@
 // Process-wide settings: seeds, threads, devices, memory accounting.
 import { availableParallelism } from 'node:os';
-import { PRE_AVX2_CORES, hasAvx2, readCpuFeatures } from './blas_core.js';
+import { blasCoreWarning, readCpuFeatures } from './blas_core.js';
 import { blasCoreChosenBy, native } from './native.js';
 
 /** Seeds libtorch's generators (CPU and CUDA), as torch.manual_seed. */
@@ -52,15 +52,9 @@ function describeBlas(): BlasInfo {
   const info = native.blasInfo();
   if (info === null) return { library: 'other', core: null, chosenBy: null, config: null };
   const blas: BlasInfo = { library: 'OpenBLAS', core: info.core, chosenBy: blasCoreChosenBy, config: info.config };
-  if (blasCoreChosenBy === 'OpenBLAS' && PRE_AVX2_CORES.has(info.core.toLowerCase()) && hasAvx2(readCpuFeatures())) {
-    // Only reached on CPUs blas_core.ts leaves to OpenBLAS (AMD ones, today).
-    process.emitWarning(
-      `OpenBLAS did not recognise this CPU and runs its ${info.core} kernels although the CPU has AVX2: ` +
-        'matrix products run several times slower than they could. Start again with OPENBLAS_CORETYPE=Haswell ' +
-        '(or Zen on AMD, SkylakeX on a CPU with AVX-512) in the environment.',
-      { code: 'TGCNET_BLAS_CORE' },
-    );
-  }
+  // Only fires on CPUs blas_core.ts leaves to OpenBLAS (AMD ones, today).
+  const warning = blasCoreWarning(info.core, blasCoreChosenBy, readCpuFeatures());
+  if (warning !== null) process.emitWarning(warning, { code: 'TGCNET_BLAS_CORE' });
   return blas;
 }
 
