@@ -42,6 +42,9 @@ test('OpenBLAS\'s own pre-AVX2 choice on an AVX2 CPU is called out, with the var
   assert.equal(blasCoreWarning('Zen', 'OpenBLAS', zen5), null, 'the right kernels');
   assert.equal(blasCoreWarning('Prescott', 'user', zen5), null, 'the user chose them');
   assert.equal(blasCoreWarning('Nehalem', 'OpenBLAS', parseCpuinfo(SANDY_BRIDGE)), null, 'a CPU without AVX2 gets what it can run');
+  // An OpenBLAS that does not know the name tgcnet set falls back: said, with the name.
+  assert.match(blasCoreWarning('Prescott', 'tgcnet', parseCpuinfo(EMERALD_RAPIDS), 'Cooperlake')!, /does not know .*OPENBLAS_CORETYPE=Cooperlake.*SkylakeX/);
+  assert.equal(blasCoreWarning('Cooperlake', 'tgcnet', parseCpuinfo(EMERALD_RAPIDS), 'Cooperlake'), null);
 });
 
 test('the loaded BLAS reports its kernels, and the kernels tgcnet or the user chose are the ones running', () => {

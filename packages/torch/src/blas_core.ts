@@ -55,16 +55,17 @@ export function hasAvx2(cpu: CpuFeatures | null): boolean {
 }
 
 /**
- * The warning for kernels older than the CPU, or null: only where OpenBLAS chose (the user's own
- * choice stands) and the CPU has AVX2, so that a pre-AVX2 kernel set is a misdetection.
+ * The warning for kernels older than the CPU, or null. Where OpenBLAS chose, a pre-AVX2 set on an
+ * AVX2 CPU is a misdetection; where tgcnet chose, it means this OpenBLAS does not know the name it
+ * was given (an OpenBLAS older than 0.3.11 has no "Cooperlake") and fell back. A user's own choice stands.
  */
-export function blasCoreWarning(core: string, chosenBy: 'user' | 'tgcnet' | 'OpenBLAS', cpu: CpuFeatures | null): string | null {
-  if (chosenBy !== 'OpenBLAS' || !PRE_AVX2_CORES.has(core.toLowerCase()) || !hasAvx2(cpu)) return null;
-  return (
-    `OpenBLAS did not recognise this CPU and runs its ${core} kernels although the CPU has AVX2: ` +
-    'matrix products run several times slower than they could. Start again with OPENBLAS_CORETYPE=Haswell ' +
-    '(or Zen on AMD, SkylakeX on a CPU with AVX-512) in the environment.'
-  );
+export function blasCoreWarning(core: string, chosenBy: 'user' | 'tgcnet' | 'OpenBLAS', cpu: CpuFeatures | null, requested?: string): string | null {
+  if (chosenBy === 'user' || !PRE_AVX2_CORES.has(core.toLowerCase()) || !hasAvx2(cpu)) return null;
+  const fix = 'Start again with OPENBLAS_CORETYPE=Haswell (or SkylakeX on a CPU with AVX-512, Zen on AMD) in the environment.';
+  if (chosenBy === 'tgcnet') {
+    return `this OpenBLAS does not know the kernels tgcnet asked for (OPENBLAS_CORETYPE=${requested ?? '?'}) and runs its ${core} kernels: matrix products run several times slower than they could. ${fix}`;
+  }
+  return `OpenBLAS did not recognise this CPU and runs its ${core} kernels although the CPU has AVX2: matrix products run several times slower than they could. ${fix}`;
 }
 
 export function readCpuFeatures(): CpuFeatures | null {

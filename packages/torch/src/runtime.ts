@@ -52,8 +52,7 @@ function describeBlas(): BlasInfo {
   const info = native.blasInfo();
   if (info === null) return { library: 'other', core: null, chosenBy: null, config: null };
   const blas: BlasInfo = { library: 'OpenBLAS', core: info.core, chosenBy: blasCoreChosenBy, config: info.config };
-  // Only fires on CPUs blas_core.ts leaves to OpenBLAS (AMD ones, today).
-  const warning = blasCoreWarning(info.core, blasCoreChosenBy, readCpuFeatures());
+  const warning = blasCoreWarning(info.core, blasCoreChosenBy, readCpuFeatures(), process.env.OPENBLAS_CORETYPE);
   if (warning !== null) process.emitWarning(warning, { code: 'TGCNET_BLAS_CORE' });
   return blas;
 }
