@@ -23,7 +23,8 @@ const build = mkdtempSync(join(tmpdir(), 'op-floor-'));
 const binary = join(build, 'floor');
 try {
   execFileSync('g++', ['-O2', '-std=c++17', join(here, 'op-floor', 'floor.cc'), ...libtorch.include.map((d) => `-I${d}`), `-L${libtorch.lib}`, `-Wl,-rpath,${libtorch.lib}`, '-ltorch', '-ltorch_cpu', '-lc10', `-D_GLIBCXX_USE_CXX11_ABI=${libtorch.cxx11Abi ? 1 : 0}`, '-o', binary], { stdio: 'inherit' });
-  // sideEnv: the thread settings and the OpenBLAS kernels every side of every bench gets.
+  // sideEnv: one thread and the OpenBLAS kernels every twin bench gives its sides; glibc's own malloc
+  // on every side, as before (a GLIBC_TUNABLES in the caller's environment is not passed on).
   const env = sideEnv({ threads: 1, malloc: 'default' });
   const sides = {
     cpp: [binary, [String(repeats)]],

@@ -8,8 +8,8 @@
 // models it knows (AVX-512 with BF16: Cooperlake; AVX-512: SkylakeX; AVX2 + FMA: Haswell), so it
 // changes nothing where OpenBLAS already chose right and fixes the models it has not met.
 // AMD CPUs are left to OpenBLAS: it maps Zen parts by family, and the project's EPYC figures
-// were measured with its choice. `blasInfo` (runtime.ts) reports what was loaded, and warns
-// when the kernels are older than the CPU wherever this rule did not apply.
+// were measured with its choice. `blas` (runtime.ts) reports what was loaded and warns when the
+// kernels are older than the CPU (blasCoreWarning).
 import { readFileSync } from 'node:fs';
 
 /** Kernel sets without AVX2: on a CPU with AVX2 they mean OpenBLAS did not recognise it. */
@@ -68,10 +68,16 @@ export function blasCoreWarning(core: string, chosenBy: 'user' | 'tgcnet' | 'Ope
   return `OpenBLAS did not recognise this CPU and runs its ${core} kernels although the CPU has AVX2: matrix products run several times slower than they could. ${fix}`;
 }
 
+let cpuFeatures: CpuFeatures | null | undefined;
+
+/** This machine's CPU features, read once per process (start-up asks twice: the choice and the check). */
 export function readCpuFeatures(): CpuFeatures | null {
-  try {
-    return parseCpuinfo(readFileSync('/proc/cpuinfo', 'utf8'));
-  } catch {
-    return null; // not Linux
+  if (cpuFeatures === undefined) {
+    try {
+      cpuFeatures = parseCpuinfo(readFileSync('/proc/cpuinfo', 'utf8'));
+    } catch {
+      cpuFeatures = null; // not Linux
+    }
   }
+  return cpuFeatures;
 }

@@ -110,7 +110,7 @@ export class CostDecoder extends nn.Module {
     this.up8 = this.registerModule('up8', new ConvNormAct(u16 + C, u8));
     this.up4 = this.registerModule('up4', new ConvNormAct(u8 + (spec.highResChannels ?? 0), u4));
     // Stride 4 of a 160-px input is a 40x40 output for 256-px films of small nodules; one more
-    // stage with the stem's stride-2 map draws their borders at 80x80 (not yet measured: README).
+    // stage with the stem's stride-2 map draws their borders at 80x80 (inconclusive at three seeds: README).
     this.up2 = spec.outputStride === 2 ? this.registerModule('up2', new ConvNormAct(u4 + (spec.stride2Channels ?? 0), u4)) : null;
     this.head = this.registerModule('head', new nn.Conv2d(u4, 1, 1));
     // The text gate: p = sigmoid(visual logit) x sigmoid(text map), where the text map is a
