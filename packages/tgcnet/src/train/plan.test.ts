@@ -51,3 +51,27 @@ test('an early, noisy estimate within the tolerance keeps the plan; a later one,
   // The epoch's measurement (no tolerance) cuts what the early one kept.
   assert.ok(resizeToBudget(kept, { ...m, step: 262, secondsLeft: 200 }).totalSteps < 786);
 });
+
+test("an epoch's re-estimate follows a machine that slowed down or sped up; within the tolerance it leaves the plan alone", () => {
+  // The QaTa case: 20 epochs of 714 batches, 60 minutes; after epoch 1 the plan was 6107 steps at
+  // 0.59 s a step; from epoch 3 the shared host gave 0.69 s. At the end of epoch 6 (step 4284,
+  // 2655 s spent), the plan no longer fits: re-sized to end inside the budget.
+  const batchesPerEpoch = 714;
+  const plan = { ...epochPlan(batchesPerEpoch, 20), totalSteps: 6107, sizedBy: 'time-budget' as const, estimates: [{ atStep: 714, stepSeconds: 0.59, validationSeconds: 20, totalSteps: 6107 }] };
+  const m = { secondsLeft: 3600 - 2655, step: 4284, stepSeconds: 0.69, validationSeconds: 20, batchesPerEpoch, keepWithin: 0.02 };
+  const slowed = resizeToBudget(plan, m);
+  const perStep = 0.69 + 20 / batchesPerEpoch;
+  assert.equal(slowed.totalSteps, 4284 + Math.floor((945 * 0.97 - 20) / perStep));
+  assert.ok(slowed.totalSteps < 6107 * 0.98, `${slowed.totalSteps}`);
+  assert.equal(slowed.estimates.length, 2);
+  // A machine that sped up gets the steps back (never past the epochs' count).
+  const faster = resizeToBudget(slowed, { ...m, step: 4998, secondsLeft: 900, stepSeconds: 0.3 });
+  assert.equal(faster.totalSteps, Math.min(plan.epochSteps, 4998 + Math.floor((900 * 0.97 - 20) / (0.3 + 20 / batchesPerEpoch))));
+  assert.ok(faster.totalSteps > slowed.totalSteps);
+  // Within 2% either way: kept, and the estimate recorded.
+  const nudgeUp = resizeToBudget(slowed, { ...m, secondsLeft: 945 + 0.01 * (slowed.totalSteps - 4284) * perStep });
+  assert.equal(nudgeUp.totalSteps, slowed.totalSteps);
+  assert.equal(nudgeUp.estimates.length, 3);
+  const nudgeDown = resizeToBudget(slowed, { ...m, stepSeconds: 0.70 });
+  assert.equal(nudgeDown.totalSteps, slowed.totalSteps);
+});

@@ -44,7 +44,10 @@ export interface BudgetMeasurement {
   /** Seconds one validation pass takes (measured, or estimated before the first one). */
   validationSeconds: number;
   batchesPerEpoch: number;
-  /** Keep the current plan when the budget fits at least (1 - keepWithin) of it (for early, noisy estimates). */
+  /**
+   * Keep the current plan when the estimate differs from it by at most this fraction of its steps,
+   * either way: an early, noisy estimate, or an epoch's re-estimate that would only nudge it.
+   */
   keepWithin?: number;
 }
 
@@ -63,7 +66,7 @@ export function resizeToBudget(plan: SchedulePlan, m: BudgetMeasurement): Schedu
   // A noisy estimate (a few seconds of steps) must not reshape a schedule the budget can almost
   // hold: a burst of load would change the warm-up and the cosine, and so the model. Within the
   // tolerance the plan stays; a later, measured estimate still cuts it if it must.
-  if (m.keepWithin !== undefined && total < plan.totalSteps && total >= plan.totalSteps * (1 - m.keepWithin)) total = plan.totalSteps;
+  if (m.keepWithin !== undefined && Math.abs(total - plan.totalSteps) <= plan.totalSteps * m.keepWithin) total = plan.totalSteps;
   const estimate: PlanEstimate = { atStep: m.step, stepSeconds: m.stepSeconds, validationSeconds: m.validationSeconds, totalSteps: total };
   return {
     ...plan,

@@ -61,6 +61,23 @@ test('resuming after a stop gives the same weights as an uninterrupted run', { s
   for (const [k, buf] of a) assert.ok(buf.equals(b.get(k)!), `${k} differs after resume`);
 });
 
+test('a time budget re-estimates the plan after every epoch, and a roomy one keeps the epochs', { skip }, async () => {
+  const out = join(dir, 'budget');
+  const r = await train({ ...base, out, epochs: 9, maxMinutes: 60 });
+  assert.equal(r.stoppedBy, 'epochs');
+  const state = JSON.parse(readFileSync(join(out, 'last', 'state.json'), 'utf8'));
+  const batchesPerEpoch = state.plan.epochSteps / 9;
+  assert.equal(state.plan.totalSteps, state.plan.epochSteps);
+  assert.equal(state.plan.sizedBy, 'epochs');
+  // The first estimate after 35 steps, then one at the end of every epoch that still had steps to
+  // plan (the last epoch's end has none): a machine that slows later is followed, not only in epoch 1.
+  const atSteps = state.plan.estimates.map((e: { atStep: number }) => e.atStep);
+  const epochEnds = [];
+  for (let s = batchesPerEpoch; s < state.plan.epochSteps; s += batchesPerEpoch) if (s >= 35) epochEnds.push(s);
+  assert.deepEqual(atSteps, [35, ...epochEnds], JSON.stringify(state.plan));
+  assert.ok(epochEnds.length >= 2, `${batchesPerEpoch} batches per epoch`);
+});
+
 test('evaluation reads the checkpoint and writes the report and CSV', { skip }, async () => {
   const out = join(dir, 'run-a');
   const report = join(dir, 'report');

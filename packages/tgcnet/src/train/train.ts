@@ -608,9 +608,13 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
       const val = await validate();
       agree(0);
       model.train();
-      if (Number.isFinite(budget) && state.plan.estimates.length === 1 && stepsTimedThisEpoch > 0 && state.globalStep < state.plan.totalSteps) {
+      if (Number.isFinite(budget) && state.plan.estimates.length >= 1 && stepsTimedThisEpoch > 0 && state.globalStep < state.plan.totalSteps) {
         // Wall time per step over the whole epoch (data loading included), and the validation as it ran.
-        replan(stepSecondsThisEpoch / stepsTimedThisEpoch, val.seconds);
+        // Every epoch, not only the first: a machine that slows later (other work, a shared host)
+        // otherwise cuts the cosine short (a QaTa 60-minute run stopped at 89% of its plan when its
+        // throughput fell from 14 to 11.5 images/s after epoch 1). Later epochs leave a plan within
+        // 2% alone, so the schedule does not twitch with every epoch's noise.
+        replan(stepSecondsThisEpoch / stepsTimedThisEpoch, val.seconds, state.plan.estimates.length >= 2 ? 0.02 : undefined);
       }
       stepSecondsThisEpoch = 0;
       stepsTimedThisEpoch = 0;
