@@ -6,16 +6,13 @@
 //   node bench/blas-kernels.mjs [--rounds 3] [--threads 1] [--size 512]
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { median } from './lib/runner.mjs';
+import { median, parseArgs, sideEnv } from './lib/runner.mjs';
 
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-};
+const o = parseArgs(process.argv.slice(2), { rounds: 3, threads: 1, size: 512 }, ['child']);
 
-if (process.argv[2] === '--child') {
+if (o.child) {
   const T = await import('../packages/torch/dist/index.js');
-  const size = arg('--size', 512);
+  const size = o.size;
   const a = T.randn([size, size]);
   const reps = Math.max(5, Math.round(2e10 / (2 * size ** 3))); // ~20 GFLOP: a second or two at worst
   for (let i = 0; i < 3; i++) T.tidy(() => a.matmul(a));
@@ -27,10 +24,9 @@ if (process.argv[2] === '--child') {
   process.exit(0);
 }
 
-const rounds = arg('--rounds', 3);
-const threads = arg('--threads', 1);
-const size = arg('--size', 512);
-const base = { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) };
+const { rounds, threads, size } = o;
+// The bench sides' threads and allocator; the kernels are left to @tgcnet/torch (its choice is what is measured).
+const base = sideEnv({ threads, malloc: 'default' });
 delete base.OPENBLAS_CORETYPE;
 const sides = {
   tgcnet: base,

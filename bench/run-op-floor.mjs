@@ -8,15 +8,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { median, sideEnv } from './lib/runner.mjs';
+import { median, parseArgs, sideEnv } from './lib/runner.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const rounds = arg('--rounds', 3);
-const repeats = arg('--repeats', 30);
+const { rounds, repeats } = parseArgs(process.argv.slice(2), { rounds: 3, repeats: 30 });
 const python = process.env.BENCH_PYTHON ?? '/usr/bin/python3';
 const libtorch = JSON.parse(execFileSync(process.execPath, [join(here, '..', 'packages', 'torch', 'scripts', 'find-libtorch.mjs'), 'json'], { encoding: 'utf8' }));
 const build = mkdtempSync(join(tmpdir(), 'op-floor-'));
