@@ -20,6 +20,8 @@ export interface DemoOptions {
   data?: string;
   /** Overrides of the small preset (key=value), for ablations under the demo's own protocol. */
   set?: string[];
+  /** Peak learning rate; default the small preset's (train.ts). */
+  lr?: number;
   /** Probability that a training case asks one of its negative prompts (default 0: measured, it costs Dice; README). */
   negativePrompts?: number;
   /** DATE's auxiliary texts: a JSONL file, or 'offline' (the canonical zone restatement); default none. */
@@ -81,7 +83,8 @@ export async function demo(opts: DemoOptions): Promise<{ pass: boolean; exitCode
   const runDir = join(out, 'run');
   rmSync(runDir, { recursive: true, force: true });
   const overrides = opts.set ?? [];
-  const presetName = overrides.length ? `small preset with ${overrides.join(' ')}` : 'small preset';
+  const changes = [...overrides, ...(opts.lr !== undefined ? [`lr=${opts.lr}`] : [])];
+  const presetName = changes.length ? `small preset with ${changes.join(' ')}` : 'small preset';
   say(`training the ${presetName} for at most ${opts.minutes} minute(s) into ${runDir}`);
   const trained = await train({
     data: dataDir,
@@ -93,6 +96,7 @@ export async function demo(opts: DemoOptions): Promise<{ pass: boolean; exitCode
     epochs: 3,
     batch: 8,
     maxMinutes: opts.minutes,
+    ...(opts.lr !== undefined ? { lr: opts.lr } : {}),
     seed: opts.seed,
     patience: 0,
     // Measured on 2 cores: one libtorch thread trains the small preset faster than two (sharp

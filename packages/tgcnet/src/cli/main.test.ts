@@ -47,6 +47,9 @@ test('usage errors exit 2 with one line and a pointer to --help, not the whole h
   const bad = spawnSync(process.execPath, [bin, 'train', '-d', 'x', '-o', 'y', '--mask-threshold', '300'], { encoding: 'utf8' });
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /expected an integer from 0 to 254/);
+  const badLr = spawnSync(process.execPath, [bin, 'demo', '--lr', '0'], { encoding: 'utf8' });
+  assert.equal(badLr.status, 2);
+  assert.match(badLr.stderr, /--lr/);
   const help = spawnSync(process.execPath, [bin, 'train', '--help'], { encoding: 'utf8' });
   assert.equal(help.status, 0);
   assert.match(help.stdout, /-d, --data <dir> +dataset folder or manifest \(required\)/);
