@@ -62,7 +62,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--style <name>', 'synthetic style: lvit (LViT wording) or clinical (zone wording, other images)').choices(['lvit', 'clinical']).default('lvit'))
     .option('--data <dir>', 'score the demo protocol on this dataset instead of generating one')
     .option('--set <key=value>', 'override a field of the small preset (repeatable), e.g. for an ablation: decoder.textGate=false', collect, [])
-    .option('--lr <x>', "peak learning rate (default: the small preset's, 1e-3)", positiveNumber)
+    .option('--lr <x>', 'peak learning rate (default by preset, as for train)', positiveNumber)
     .option('--negative-prompts <p>', 'probability that a training case asks a prompt naming only zones it has no lesion in, with an empty target (0-1; measured, off by default: README)', unitInterval, 0)
     .option('--aux-prompts <file|offline>', "DATE's auxiliary texts: a JSONL file, or 'offline' (each prompt's zones restated in canonical words)")
     .option('--device <d>', 'cpu, cuda or cuda:N (the README\'s figures are CPU runs)', device, 'cpu')
