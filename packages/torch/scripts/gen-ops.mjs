@@ -73,7 +73,7 @@ export const OPS = [
   ['contiguous', '', 'contiguous'], ['narrow', '', 'narrow'], ['select', 'int', 'select'], ['slice', 'Tensor', 'slice'],
   ['cat', '', 'cat'], ['stack', '', 'stack'], ['split', 'Tensor', 'split'], ['split_with_sizes', '', 'splitWithSizes'],
   ['chunk', '', 'chunk'], ['unbind', 'int', 'unbind'], ['repeat', '', 'repeat'], ['repeat_interleave', 'self_int', 'repeatInterleave'],
-  ['index_select', '', 'indexSelect'], ['gather', '', 'gather'], ['scatter', 'src', 'scatter'],
+  ['index_select', '', 'indexSelect'], ['index_copy_', '', 'indexCopy_'], ['gather', '', 'gather'], ['scatter', 'src', 'scatter'],
   ['masked_fill', 'Scalar', 'maskedFill'], ['index', 'Tensor', 'index'], ['flip', '', 'flip'], ['roll', '', 'roll'],
   ['tril', '', 'tril'], ['triu', '', 'triu'], ['clone', '', 'clone'], ['detach', '', 'detach'],
   ['to', 'dtype', 'toDtype'], ['to', 'device', 'toDevice'], ['nonzero', '', 'nonzero'],

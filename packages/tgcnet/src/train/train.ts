@@ -4,7 +4,7 @@
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { isWithin } from '../fs/real_path.js';
-import { amp, getNumThreads, loadSafetensors, manualSeed, memory, optim, profiler, setNumThreads, tidy } from '@tgcnet/torch';
+import { amp, getNumThreads, loadSafetensors, manualSeed, memory, nn, optim, profiler, setNumThreads, tidy } from '@tgcnet/torch';
 import { writeFileAtomic } from '../fs/atomic.js';
 import { resolveClipArg } from '../clip/hub.js';
 import { ClipTokenizer } from '../clip/tokenizer.js';
@@ -331,6 +331,14 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
       { params: noDecay, options: { weightDecay: 0 } },
     ],
     { lr },
+  );
+  // Embedding tables get gradients on the rows a batch looks up only (a text tower trained from
+  // scratch: a few hundred of 49408 tokens); AdamW updates those rows alone, with the same bits.
+  optimizer.rowSparse(
+    [...model.namedModules()]
+      .map(([, m]) => m)
+      .filter((m): m is nn.Embedding => m instanceof nn.Embedding && m.weight.requiresGrad && (m.weight.numel() / m.weight.shape[0]) % 32 === 0)
+      .map((m) => m.weight),
   );
 
   // float16 gradients underflow without a scaler; bfloat16 has float32's range and needs none.

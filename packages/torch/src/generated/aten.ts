@@ -1044,6 +1044,13 @@ export function indexSelect(input: Tensor, dim: number, index: Tensor): Tensor {
   return wrap(native.callOp(op_indexSelect.id, input.id, dim, index.id));
 }
 
+const op_indexCopy_ = new LazyOp('aten::index_copy_', '');
+/** `aten::index_copy_(Tensor(a!) self, int dim, Tensor index, Tensor source) -> Tensor(a!)` */
+export function indexCopy_(input: Tensor, dim: number, index: Tensor, source: Tensor): Tensor {
+  native.callOp(op_indexCopy_.id, input.id, dim, index.id, source.id);
+  return input;
+}
+
 const op_gather = new LazyOp('aten::gather', '');
 /** `aten::gather(Tensor self, int dim, Tensor index, *, bool sparse_grad=False) -> Tensor` */
 export function gather(input: Tensor, dim: number, index: Tensor, options: { sparseGrad?: boolean } = {}): Tensor {
