@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // AdamW's step over the `small` preset's trainable parameters (the demo's: CLIP built and
 // trained), dense against `rowSparse` for the embedding tables, as `tgcnet train` declares them.
-// The token table gets a gradient on `--rows` rows only, as a batch of prompts gives it (the
-// demo's training prompts hold 23 distinct token ids, the clinical style's 41, QaTa's 26);
+// The token table gets a gradient on `--rows` rows per step, drawn from 4 x rows (so up to 128
+// rows become active at the default, more than a dataset's prompts reach: the demo's training
+// prompts hold 23 distinct token ids, the clinical style's 41, QaTa's 26);
 // every other parameter a dense one. Two copies of the same weights, each with its own
 // optimizer, take the same gradients; rounds alternate which side goes first; medians per side.
 // At the end the two copies' weights and moments must be equal to the bit (exit 1 if not).

@@ -333,11 +333,11 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
     { lr },
   );
   // Embedding tables get gradients on the rows a batch looks up only (a text tower trained from
-  // scratch: a few hundred of 49408 tokens); AdamW updates those rows alone, with the same bits.
+  // scratch: a few dozen of 49408 tokens); AdamW updates those rows alone, with the same bits.
   optimizer.rowSparse(
     [...model.namedModules()]
       .map(([, m]) => m)
-      .filter((m): m is nn.Embedding => m instanceof nn.Embedding && m.weight.requiresGrad && (m.weight.numel() / m.weight.shape[0]) % 32 === 0)
+      .filter((m): m is nn.Embedding => m instanceof nn.Embedding && m.weight.requiresGrad && optim.AdamW.canRowSparse(m.weight))
       .map((m) => m.weight),
   );
 
