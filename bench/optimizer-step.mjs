@@ -27,27 +27,19 @@ const steps = Number(values.steps);
 const T = await import(new URL('../packages/torch/dist/index.js', import.meta.url).href);
 const { TgcNet } = await import(new URL('../packages/tgcnet/dist/model/tgcnet.js', import.meta.url).href);
 const { buildConfig } = await import(new URL('../packages/tgcnet/dist/model/config.js', import.meta.url).href);
+const { trainingOptimizer } = await import(new URL('../packages/tgcnet/dist/train/optimizer.js', import.meta.url).href);
 T.setNumThreads(threads);
 
 const config = buildConfig('small', ['clipTrainable=true']);
-const side = () => {
+/** A fresh copy of the weights with the optimizer `tgcnet train` builds (train/optimizer.ts), row-sparse or not. */
+const side = (rowSparse) => {
   T.manualSeed(0);
   const model = new TgcNet(config, null);
-  const params = model.parameters().filter((p) => p.requiresGrad);
   const tables = [...model.namedModules()].map(([, m]) => m).filter((m) => m instanceof T.nn.Embedding).map((m) => m.weight);
-  // train.ts's groups: decay on matrices, none on vectors.
-  const optimizer = new T.optim.AdamW(
-    [
-      { params: params.filter((p) => p.ndim >= 2), options: { weightDecay: 1e-2 } },
-      { params: params.filter((p) => p.ndim < 2), options: { weightDecay: 0 } },
-    ],
-    { lr: 1e-3 },
-  );
-  return { model, params, tables, optimizer };
+  return { model, tables, ...trainingOptimizer(model, { lr: 1e-3, weightDecay: 1e-2, rowSparse }) };
 };
-const dense = side();
-const sparse = side();
-sparse.optimizer.rowSparse(sparse.tables);
+const dense = side(false);
+const sparse = side(true);
 const token = dense.tables.reduce((a, b) => (a.numel() >= b.numel() ? a : b));
 const tokenIndex = dense.params.indexOf(token);
 

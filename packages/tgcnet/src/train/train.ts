@@ -4,7 +4,7 @@
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { isWithin } from '../fs/real_path.js';
-import { amp, getNumThreads, loadSafetensors, manualSeed, memory, nn, optim, profiler, setNumThreads, tidy } from '@tgcnet/torch';
+import { amp, getNumThreads, loadSafetensors, manualSeed, memory, optim, profiler, setNumThreads, tidy } from '@tgcnet/torch';
 import { writeFileAtomic } from '../fs/atomic.js';
 import { resolveClipArg } from '../clip/hub.js';
 import { ClipTokenizer } from '../clip/tokenizer.js';
@@ -31,6 +31,7 @@ import { TGCNET_VERSION } from '../version.js';
 import { collate } from '../model/inputs.js';
 import { type Execution, type Precision, resolveExecution, underPrecision } from '../model/execution.js';
 import { trainingLoss } from './loss.js';
+import { trainingOptimizer } from './optimizer.js';
 import { type SchedulePlan, type TrainState, epochPlan, resizeToBudget } from './plan.js';
 import { MetricsLog } from './metrics_log.js';
 import { Progress } from './progress.js';
@@ -322,24 +323,7 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
 
   // ---- optimisation ----
   const lr = options.lr ?? DEFAULT_LR[options.preset] ?? 1e-4;
-  const params = model.parameters().filter((p) => p.requiresGrad);
-  const decay = params.filter((p) => p.ndim >= 2);
-  const noDecay = params.filter((p) => p.ndim < 2);
-  const optimizer = new optim.AdamW(
-    [
-      { params: decay, options: { weightDecay: options.weightDecay ?? 1e-2 } },
-      { params: noDecay, options: { weightDecay: 0 } },
-    ],
-    { lr },
-  );
-  // Embedding tables get gradients on the rows a batch looks up only (a text tower trained from
-  // scratch: a few dozen of 49408 tokens); AdamW updates those rows alone, with the same bits.
-  optimizer.rowSparse(
-    [...model.namedModules()]
-      .map(([, m]) => m)
-      .filter((m): m is nn.Embedding => m instanceof nn.Embedding && m.weight.requiresGrad && optim.AdamW.canRowSparse(m.weight))
-      .map((m) => m.weight),
-  );
+  const { optimizer, params } = trainingOptimizer(model, { lr, weightDecay: options.weightDecay ?? 1e-2 });
 
   // float16 gradients underflow without a scaler; bfloat16 has float32's range and needs none.
   const gradScaler = new amp.GradScaler({ enabled: execution.precision === 'fp16' });
