@@ -9,6 +9,7 @@ export async function evalCommand(o: Record<string, unknown>): Promise<void> {
   let progress: Progress | null = null;
   const r = await evaluateRun({
     threshold: o.threshold as number | undefined,
+    tta: o.tta as 'flip' | undefined,
     nsdTolerance: o.nsdTolerance as number | undefined,
     saveProbabilities: o.saveProbabilities as string | undefined,
     includeEmptySlices: o.includeEmptySlices === true,

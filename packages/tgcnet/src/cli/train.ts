@@ -21,7 +21,7 @@ export async function trainCommand(o: Record<string, unknown>): Promise<void> {
     seed: o.seed as number,
     resume: o.resume === true,
     patience: o.patience as number,
-    augment: o.augment !== false,
+    augment: o.augment === 'flip' ? 'flip' : o.augment !== false,
     promptAugment: o.promptAugment as number | undefined,
     negativePrompts: o.negativePrompts as number | undefined,
     valHalf: o.valHalf as 'a' | 'b' | undefined,

@@ -1,6 +1,7 @@
 // Evaluation: the model's masks against the ground truth at threshold 0.5, at the label's
 // own resolution (or the training resolution, for quick validation during training).
-import { noGrad, tidy } from '@tgcnet/torch';
+import { F, aten, noGrad, tidy, type Tensor } from '@tgcnet/torch';
+import { MIRROR } from '../data/augment.js';
 import type { ClipTokenizer } from '../clip/tokenizer.js';
 import { Loader, type LoadedCase } from '../data/loader.js';
 import type { CaseRecord } from '../data/types.js';
@@ -40,6 +41,8 @@ export interface EvaluateOptions {
   execution?: Execution;
   /** Frozen CLIP features kept between calls (training's validation each epoch). */
   visionCache?: VisionFeatureCache | null;
+  /** Test-time augmentation: 'flip' also segments the mirrored image under the prompt with left and right swapped, and averages the two probabilities. */
+  tta?: 'flip' | null;
 }
 
 export interface Evaluation extends Summary {
@@ -69,9 +72,13 @@ export async function evaluateCases(model: TgcNet, cases: readonly CaseRecord[],
           const override = options.prompts ? batch.cases.map((c) => options.prompts!.get(c.record.id) ?? { prompt: c.record.text, aux: c.record.aux }) : undefined;
           const mb = collate(batch.cases, { config, tokenizer: options.tokenizer, augment: null, seed: 0, promptOverride: override, device: execution.device });
           const cache = options.visionCache;
-          const logits = underPrecision(execution, () =>
-            model.forward(cache && mb.inputs.vitPixels ? { ...mb.inputs, vision: cache.features(model, mb.inputs.vitPixels) } : mb.inputs),
-          ).float();
+          const run = (inputs: typeof mb.inputs) =>
+            underPrecision(execution, () => model.forward(cache && inputs.vitPixels ? { ...inputs, vision: cache.features(model, inputs.vitPixels) } : inputs)).float();
+          let logits = run(mb.inputs);
+          if (options.tta === 'flip') {
+            const mirrored = collate(batch.cases, { config, tokenizer: options.tokenizer, augment: MIRROR, seed: 0, promptOverride: override, device: execution.device });
+            logits = meanOfProbabilities(logits, aten.flip(run(mirrored.inputs), [3]));
+          }
           batch.cases.forEach((c, i) => {
             const [w, h] = options.atOriginalSize ? [c.original.width, c.original.height] : [config.cnnInput, config.cnnInput];
             const gt = options.atOriginalSize ? c.original.mask : c.mask;
@@ -97,4 +104,12 @@ export async function evaluateCases(model: TgcNet, cases: readonly CaseRecord[],
     model.train(wasTraining);
   }
   return { ...metric.aggregate(), metric };
+}
+
+/** The logits of the mean of two predictions' probabilities (clamped so that agreement at 0 or 1 stays finite). */
+function meanOfProbabilities(a: Tensor, b: Tensor): Tensor {
+  return tidy(() => {
+    const p = F.sigmoid(a).add(F.sigmoid(b)).mul(0.5).clamp(1e-7, 1 - 1e-7);
+    return p.log().sub(p.neg().add(1).log());
+  });
 }

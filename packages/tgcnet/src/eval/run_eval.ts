@@ -45,6 +45,8 @@ export interface EvalOptions extends RunOverrides {
   maskThreshold?: number;
   /** Foreground where the predicted probability is > threshold (default 0.5). */
   threshold?: number;
+  /** Test-time augmentation ('flip': the mirrored image under the left/right-swapped prompt, probabilities averaged). */
+  tta?: 'flip' | null;
   /** NSD tolerance in spacing units: mm where the file gives a spacing, else pixels (default 2). */
   nsdTolerance?: number;
   /** Write each case's probability map here as a 16-bit PNG (<id>_prob.png, probability x 65535). */
@@ -211,6 +213,7 @@ export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
       atOriginalSize: true,
       execution: loaded.execution,
       threshold: options.threshold,
+      tta: options.tta ?? null,
     };
     const evaluation: Evaluation = await evaluateCases(loaded.model, cases, {
       ...scoring,

@@ -69,9 +69,11 @@ export const TgcConfig = z
         reconstructionBuckets: positive.default(512),
         /** Weight of a text-pixel alignment loss on the finest calibrated level (CRIS-style; 0: off). */
         textPixel: z.number().min(0).default(0),
+        /** Steps of training the text side alone on the training prompts (reconstruction loss) before the first segmentation step (train/text_warmup.ts; 0: none). */
+        textWarmup: z.number().int().min(0).default(0),
       })
       .strict()
-      .default({ textReconstruction: 0, reconstructionBuckets: 512, textPixel: 0 }),
+      .default({ textReconstruction: 0, reconstructionBuckets: 512, textPixel: 0, textWarmup: 0 }),
     /** Ablation switches (the paper's Tables 3-6). */
     encoder: EncoderMode,
     text: TextMode,
@@ -125,7 +127,7 @@ const ABLATION_DEFAULTS = {
   clipTrainable: false,
   // Measured (README, issue 11): without it a text tower trained from scratch collapses and
   // the model segments every lesion whatever the prompt says.
-  objective: { textReconstruction: 0.5, reconstructionBuckets: 512, textPixel: 0 },
+  objective: { textReconstruction: 0.5, reconstructionBuckets: 512, textPixel: 0, textWarmup: 0 },
 } as const;
 
 /** The trainable part at paper scale, shared by the ViT-L and ViT-B presets. */
@@ -173,6 +175,10 @@ export const PRESETS = {
     decoder: { costChannels: 32, aggregationBlocks: 1, upChannels: [48, 32, 16], positionCost: true, textGate: true, gateUnion: false, gateGrid: 8, gateFineGrid: 0, outputStride: 4 as const },
     dropout: 0,
     ...ABLATION_DEFAULTS,
+    // The text tower trains from scratch here: 300 steps of text alone first (train/text_warmup.ts;
+    // ~30 s at one thread) let the first segmentation steps read zone words. Measured on the
+    // clinical style, seeds 0 and 2 (README): test Dice +2.2 / +1.8 points, drop +0.09 / +0.06.
+    objective: { ...ABLATION_DEFAULTS.objective, textWarmup: 300 },
   },
   /** Tests: the smallest configuration that still has every component. */
   tiny: {

@@ -32,6 +32,7 @@ import { collate } from '../model/inputs.js';
 import { type Execution, type Precision, resolveExecution, underPrecision } from '../model/execution.js';
 import { trainingLoss } from './loss.js';
 import { trainingOptimizer } from './optimizer.js';
+import { TEXT_WARMUP_BATCH, textWarmupUnusable, warmUpText } from './text_warmup.js';
 import { type SchedulePlan, type TrainState, epochPlan, resizeToBudget } from './plan.js';
 import { MetricsLog } from './metrics_log.js';
 import { Progress } from './progress.js';
@@ -391,6 +392,26 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
       if (clipSource) bundleClipConfig(runDir, clipSource);
       if (auxFile && !previous) bundleAuxFile(runDir, auxFile);
       writeRunRecord(runDir, run);
+    }
+    if (config.objective.textWarmup > 0) {
+      // Every rank warms up alike (same prompts, same draws): the weights stay equal.
+      const why = textWarmupUnusable(model);
+      if (why) {
+        log(`tgcnet: objective.textWarmup ${config.objective.textWarmup} skipped: ${why}`);
+      } else {
+        const warm = warmUpText(model, trainCases, tokenizer, {
+          steps: config.objective.textWarmup,
+          batch: TEXT_WARMUP_BATCH,
+          lr,
+          weightDecay: options.weightDecay ?? 1e-2,
+          seed: options.seed,
+          promptAugment: options.promptAugment,
+          device: execution.device,
+        });
+        // The budget includes it.
+        state.elapsedSeconds = warm.seconds;
+        log(`tgcnet: text warm-up: ${warm.steps} steps of ${TEXT_WARMUP_BATCH} prompts in ${warm.seconds.toFixed(1)} s, reconstruction loss ${warm.firstLoss.toFixed(4)} -> ${warm.lastLoss.toFixed(4)}`);
+      }
     }
   }
   // Rank 0 keeps the log; the other ranks' appends go nowhere.
