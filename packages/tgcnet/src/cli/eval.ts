@@ -41,7 +41,7 @@ export async function evalCommand(o: Record<string, unknown>): Promise<void> {
     return;
   }
   const f = (x: number) => x.toFixed(4);
-  process.stdout.write(`${r.split} split, ${r.cases} cases: Dice ${f(r.dice.micro)} micro / ${f(r.dice.macro)} macro, IoU ${f(r.iou.micro)} micro / ${f(r.iou.macro)} macro\n`);
+  process.stdout.write(`${r.split} split, ${r.cases} cases${r.tta === 'flip' ? ' (test-time augmentation: flip)' : ''}: Dice ${f(r.dice.micro)} micro / ${f(r.dice.macro)} macro, IoU ${f(r.iou.micro)} micro / ${f(r.iou.macro)} macro\n`);
   if (r.diceCi) process.stdout.write(`95% bootstrap intervals: Dice micro ${f(r.diceCi.micro[0])}-${f(r.diceCi.micro[1])}, macro ${f(r.diceCi.macro[0])}-${f(r.diceCi.macro[1])}\n`);
   const unit = r.surface.spacing === 'pixels' ? 'px' : r.surface.spacing === 'mixed' ? '(mm or px)' : 'mm';
   process.stdout.write(

@@ -193,7 +193,7 @@ export function buildProgram(): Command {
     .option('--threads <n>', 'libtorch threads (default: OMP_NUM_THREADS, else all cores; 1 is fastest for the small preset on 2 cores)', positiveInt)
     .option('--profile <steps>', 'profile that many steps (after 3 warm-up steps): a per-operator time table (self and total ms per step) on stderr and profile.json in the run', positiveInt)
     .option('--max-steps <n>', 'stop after n optimizer steps in this invocation (resumable; e.g. with --profile)', positiveInt)
-    .option('--feature-cache <dir>', 'keep the frozen CLIP vision features here, shared by runs of the same tower (default: <out>/feature-cache; used with a pretrained --clip and --no-augment)', nonEmptyPath)
+    .option('--feature-cache <dir>', 'keep the frozen CLIP vision features here, shared by runs of the same tower (default: <out>/feature-cache; used with a pretrained --clip and --no-augment or --augment flip)', nonEmptyPath)
     .option('--no-feature-cache', 'compute the frozen CLIP features every epoch instead of keeping them on disk')
     .option('--nproc-per-node <n>', 'data-parallel: start n processes on this machine (--batch stays the global batch, split between them)', positiveInt, 1)
     .option('--nnodes <n>', 'data-parallel over machines: how many take part (each runs this command with its --node-rank)', positiveInt, 1)

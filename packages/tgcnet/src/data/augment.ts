@@ -23,8 +23,6 @@ export const DEFAULT_AUGMENT: AugmentOptions = { flip: 0.5, rotate: 10, scale: 0
 export const NO_AUGMENT: AugmentOptions = { flip: 0, rotate: 0, scale: 0, shift: 0, brightness: 0, contrast: 0, gamma: 0 };
 /** Horizontal flips alone, with the prompt's left and right swapped. */
 export const FLIP_ONLY: AugmentOptions = { ...NO_AUGMENT, flip: 0.5 };
-/** Every image mirrored (test-time augmentation), the prompt's left and right swapped. */
-export const MIRROR: AugmentOptions = { ...NO_AUGMENT, flip: 1 };
 
 export interface SampleAugment {
   flip: boolean;

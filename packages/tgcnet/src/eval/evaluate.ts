@@ -1,7 +1,7 @@
 // Evaluation: the model's masks against the ground truth at threshold 0.5, at the label's
 // own resolution (or the training resolution, for quick validation during training).
 import { F, aten, noGrad, tidy, type Tensor } from '@tgcnet/torch';
-import { MIRROR } from '../data/augment.js';
+import { swapLeftRight } from '../data/text_flip.js';
 import type { ClipTokenizer } from '../clip/tokenizer.js';
 import { Loader, type LoadedCase } from '../data/loader.js';
 import type { CaseRecord } from '../data/types.js';
@@ -76,8 +76,14 @@ export async function evaluateCases(model: TgcNet, cases: readonly CaseRecord[],
             underPrecision(execution, () => model.forward(cache && inputs.vitPixels ? { ...inputs, vision: cache.features(model, inputs.vitPixels) } : inputs)).float();
           let logits = run(mb.inputs);
           if (options.tta === 'flip') {
-            const mirrored = collate(batch.cases, { config, tokenizer: options.tokenizer, augment: MIRROR, seed: 0, promptOverride: override, device: execution.device });
-            logits = meanOfProbabilities(logits, aten.flip(run(mirrored.inputs), [3]));
+            // The same pixels mirrored (CLIP's normalisation is per pixel, so it commutes with the
+            // flip) under the prompts and aux with left and right swapped, as a training flip does.
+            const asked = override ?? batch.cases.map((c) => ({ prompt: c.record.text, aux: c.record.aux }));
+            const swapped = asked.map((a) => ({ prompt: swapLeftRight(a.prompt), aux: a.aux === null ? null : swapLeftRight(a.aux) }));
+            const texts = collate(batch.cases, { config, tokenizer: options.tokenizer, augment: null, seed: 0, promptOverride: swapped, device: execution.device });
+            const mirror = (t: Tensor | null) => (t === null ? null : aten.flip(t, [3]));
+            const mirrored = { ...texts.inputs, cnnPixels: mirror(mb.inputs.cnnPixels), vitPixels: mirror(mb.inputs.vitPixels) };
+            logits = meanOfProbabilities(logits, aten.flip(run(mirrored), [3]));
           }
           batch.cases.forEach((c, i) => {
             const [w, h] = options.atOriginalSize ? [c.original.width, c.original.height] : [config.cnnInput, config.cnnInput];
@@ -107,7 +113,7 @@ export async function evaluateCases(model: TgcNet, cases: readonly CaseRecord[],
 }
 
 /** The logits of the mean of two predictions' probabilities (clamped so that agreement at 0 or 1 stays finite). */
-function meanOfProbabilities(a: Tensor, b: Tensor): Tensor {
+export function meanOfProbabilities(a: Tensor, b: Tensor): Tensor {
   return tidy(() => {
     const p = F.sigmoid(a).add(F.sigmoid(b)).mul(0.5).clamp(1e-7, 1 - 1e-7);
     return p.log().sub(p.neg().add(1).log());

@@ -79,6 +79,8 @@ export interface EvalResult {
   /** Dice per lung zone the prompts name ("upper left", ...; a case counts in each zone its prompt names); empty when no prompt names one. */
   perZone: { zone: string; cases: number; diceMacro: number; diceMicro: number }[];
   threshold: number;
+  /** The test-time augmentation the scores were made with ('none': the image as given). */
+  tta: 'none' | 'flip';
   shuffledPrompts?: { dice: { macro: number; micro: number }; iou: { macro: number; micro: number } };
   /**
    * Each case asked its first negative prompt (one naming only zones it has no lesion in, from
@@ -169,6 +171,7 @@ async function writeProbabilityPng(path: string, probabilities: Float32Array, wi
 }
 
 export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
+  if (options.tta !== undefined && options.tta !== null && options.tta !== 'flip') throw new Error(`tta '${String(options.tta)}': the test-time augmentations are 'flip' (or none)`);
   const clip = options.clip ? (await resolveClipArg(options.clip)).path : undefined;
   const loaded = loadRun(options.checkpoint, { clip, tokenizer: options.tokenizer }, resolveExecution(options));
   try {
@@ -300,6 +303,7 @@ export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
           checkpoint: shown(loaded.checkpointDir),
           preset: loaded.run.train.preset ?? 'custom',
           ablation: `encoder ${loaded.run.model.encoder}, text ${loaded.run.model.text}, alignment ${loaded.run.model.alignment}`,
+          'test-time augmentation': options.tta === 'flip' ? 'flip (mirrored image, left and right swapped in the prompt; probabilities averaged)' : 'none',
           data: `${shown(resolve(options.data))} (${options.split}, ${cases.length} cases)`,
           generated: new Date().toISOString(),
         },
@@ -319,6 +323,7 @@ export async function evaluateRun(options: EvalOptions): Promise<EvalResult> {
       perPrompt,
       perZone,
       threshold: options.threshold ?? 0.5,
+      tta: options.tta ?? 'none',
       ...(control ? { shuffledPrompts: summary(control) } : {}),
       ...(negativeScore ? { negativePrompts: negativeScore } : {}),
       csv,

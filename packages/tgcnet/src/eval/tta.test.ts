@@ -14,7 +14,7 @@ import { writeSynthDataset } from '../data/synth_dataset.js';
 import { writeTinyRun } from '../infer/testing.js';
 import { defaultBpePath } from '../paths.js';
 import { loadRun } from '../run/checkpoint.js';
-import { evaluateCases } from './evaluate.js';
+import { evaluateCases, meanOfProbabilities } from './evaluate.js';
 
 const bpe = defaultBpePath();
 const skip = bpe === null ? 'needs ../shared/clip (CLIP BPE vocabulary)' : false;
@@ -40,7 +40,7 @@ test("--tta flip averages the image's probabilities with its mirror image's unde
     const image = await loadImage(c.image);
     const path = join(dir, 'mirrored', `${c.id}.png`);
     await writePng(path, image.width, image.height, mirror(image.data, image.width, image.height));
-    mirrored.push({ ...c, image: { kind: 'file', path }, mask: null, text: swapLeftRight(c.text) });
+    mirrored.push({ ...c, image: { kind: 'file', path }, mask: null, text: swapLeftRight(c.text), aux: c.aux === null ? null : swapLeftRight(c.aux) });
   }
   const probabilities = async (records: CaseRecord[], tta: 'flip' | null) => {
     const out = new Map<string, { p: Float32Array; width: number; height: number }>();
@@ -71,10 +71,21 @@ test("--tta flip averages the image's probabilities with its mirror image's unde
       }
     }
     assert.ok(largest < 1e-5, `largest difference from the mean of the two ${largest}`);
-    assert.ok(moved > 1e-3, `the mirror changes the probabilities (largest change ${moved}), so the test can tell`);
+    assert.ok(moved > 0.05, `the mirror changes the probabilities (largest change ${moved}), so the test can tell`);
   } finally {
     run.model.dispose();
   }
   // The model owns what it caches (the frozen text tower's features per prompt) until disposed.
   assert.equal(T.liveTensorCount(), live, 'no tensor outlives the model');
+});
+
+test('the mean is of probabilities, not of logits, and stays finite where both agree on 0 or 1', () => {
+  T.tidy(() => {
+    const got = meanOfProbabilities(T.tensor([4, 0, 200, -200]), T.tensor([0, 0, 200, -200])).toNumbers();
+    const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+    const p = (sigmoid(4) + sigmoid(0)) / 2;
+    assert.ok(Math.abs(got[0] - Math.log(p / (1 - p))) < 1e-5, `${got[0]} (the mean of the logits would be 2)`);
+    assert.equal(got[1], 0);
+    assert.ok(Number.isFinite(got[2]) && got[2] > 15 && Number.isFinite(got[3]) && got[3] < -15, `${got[2]}, ${got[3]}`);
+  });
 });

@@ -74,4 +74,12 @@ test('the warm-up refuses a model it cannot help, naming why', () => {
   const headless = new TgcNet(buildConfig('tiny', ['clipTrainable=true', 'objective.textReconstruction=0']));
   assert.match(textWarmupUnusable(headless) ?? '', /no text-reconstruction head/);
   headless.dispose();
+  const textless = new TgcNet(buildConfig('tiny', ['clipTrainable=true', 'text=none']));
+  assert.match(textWarmupUnusable(textless) ?? '', /reads no text \(text=none\)/);
+  assert.match(textWarmupUnusable(textless, { pretrained: true }) ?? '', /text=none/);
+  textless.dispose();
+  const trainable = new TgcNet(buildConfig('tiny', ['clipTrainable=true']));
+  assert.equal(textWarmupUnusable(trainable), null);
+  assert.match(textWarmupUnusable(trainable, { pretrained: true }) ?? '', /pretrained/);
+  trainable.dispose();
 });

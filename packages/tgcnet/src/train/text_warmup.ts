@@ -5,7 +5,7 @@
 // hundred steps of text, no pixels, seconds on a CPU. The segmentation run then starts from a
 // text vector that already names the zones (issue 11: "a quick self-supervised warm start of
 // the text tower on the dataset's own prompts").
-import { type Device, nn, optim, tensor, tidy } from '@tgcnet/torch';
+import { type Device, nn, optim, type Tensor, tensor, tidy } from '@tgcnet/torch';
 import type { ClipTokenizer } from '../clip/tokenizer.js';
 import { transformText } from '../data/text_transforms.js';
 import type { CaseRecord } from '../data/types.js';
@@ -27,6 +27,10 @@ export interface TextWarmupOptions {
   /** The probability that a prompt is reworded and gets typing slips (as in training). */
   promptAugment?: number;
   device?: Device;
+  /** Data-parallel: every rank draws the same prompts, and this averages the gradients over the ranks, so their weights cannot drift apart. */
+  averageGradients?: (params: Tensor[]) => void;
+  /** The CLIP towers were loaded from a pretrained checkpoint (and are trained): the warm-up is for towers that start from random weights. */
+  pretrained?: boolean;
 }
 
 export interface TextWarmupResult {
@@ -38,9 +42,11 @@ export interface TextWarmupResult {
 }
 
 /** Why a model cannot be warmed up, or null when it can. */
-export function textWarmupUnusable(model: TgcNet): string | null {
+export function textWarmupUnusable(model: TgcNet, options: { pretrained?: boolean } = {}): string | null {
+  if (model.config.text === 'none') return 'the model reads no text (text=none)';
   if (!model.text_reconstruction) return 'the model has no text-reconstruction head (objective.textReconstruction is 0)';
   if (!model.textTrainable) return 'the CLIP text tower is frozen (a pretrained CLIP already reads words)';
+  if (options.pretrained) return 'the CLIP text tower is pretrained (it already reads words; the warm-up is for a tower that starts from random weights)';
   return null;
 }
 
@@ -59,7 +65,7 @@ class TextSide extends nn.Module {
  * steps of AdamW, a state of its own that is dropped afterwards. Deterministic for a seed.
  */
 export function warmUpText(model: TgcNet, cases: readonly CaseRecord[], tokenizer: ClipTokenizer, options: TextWarmupOptions, onStep?: (step: number, loss: number) => void): TextWarmupResult {
-  const why = textWarmupUnusable(model);
+  const why = textWarmupUnusable(model, options);
   if (why) throw new Error(`text warm-up: ${why}; set objective.textWarmup=0`);
   if (cases.length === 0) throw new Error('text warm-up: no training prompts');
   const started = performance.now();
@@ -93,6 +99,7 @@ export function warmUpText(model: TgcNet, cases: readonly CaseRecord[], tokenize
         const l = model.text_reconstruction!.loss(joint.pooled, text.ids, text.eot);
         optimizer.zeroGrad();
         l.backward();
+        options.averageGradients?.(params);
         optim.clipGradNorm_(params, 1.0);
         optimizer.step();
         return l.item();

@@ -21,6 +21,10 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 const base = { data, preset: 'tiny', epochs: 3, batch: 4, seed: 5, quiet: true, patience: 0 };
 
+function loadRunConfig(run: string): { objective: { textWarmup: number } } {
+  return JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')).model;
+}
+
 function weights(run: string, which: 'last' | 'best' = 'last'): Map<string, Buffer> {
   return T.tidy(() => {
     const w = T.loadSafetensors(join(run, which, 'model.safetensors'));
@@ -59,6 +63,24 @@ test('resuming after a stop gives the same weights as an uninterrupted run', { s
   const b = weights(split);
   assert.deepEqual([...a.keys()], [...b.keys()]);
   for (const [k, buf] of a) assert.ok(buf.equals(b.get(k)!), `${k} differs after resume`);
+});
+
+test('the text warm-up runs in a fresh run, not again on resume: a resumed run gives the uninterrupted one\'s weights', { skip }, async () => {
+  const warm = { ...base, set: ['objective.textWarmup=3'] };
+  const straight = join(dir, 'warm-straight');
+  const split = join(dir, 'warm-split');
+  const cold = join(dir, 'warm-none');
+  await train({ ...warm, out: straight, maxSteps: 6 });
+  await train({ ...warm, out: split, maxSteps: 3 });
+  await train({ ...warm, out: split, resume: true, maxSteps: 3 });
+  await train({ ...base, out: cold, maxSteps: 6 });
+  const a = weights(straight);
+  const b = weights(split);
+  for (const [k, buf] of a) assert.ok(buf.equals(b.get(k)!), `${k} differs after resume (the warm-up ran again?)`);
+  const c = weights(cold);
+  const changed = [...a.keys()].filter((k) => !a.get(k)!.equals(c.get(k)!));
+  assert.ok(changed.some((k) => k.startsWith('clip_text.')), 'the warm-up changed the text tower');
+  assert.equal(loadRunConfig(straight).objective.textWarmup, 3, 'the run records it');
 });
 
 test('a time budget re-estimates the plan after every epoch, and a roomy one keeps the epochs', { skip }, async () => {

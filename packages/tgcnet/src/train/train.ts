@@ -394,23 +394,36 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
       writeRunRecord(runDir, run);
     }
     if (config.objective.textWarmup > 0) {
-      // Every rank warms up alike (same prompts, same draws): the weights stay equal.
-      const why = textWarmupUnusable(model);
+      // Every rank draws the same prompts and averages its gradients with the others: the weights stay equal.
+      const why = textWarmupUnusable(model, { pretrained: clipSource !== null });
       if (why) {
         log(`tgcnet: objective.textWarmup ${config.objective.textWarmup} skipped: ${why}`);
       } else {
-        const warm = warmUpText(model, trainCases, tokenizer, {
-          steps: config.objective.textWarmup,
-          batch: TEXT_WARMUP_BATCH,
-          lr,
-          weightDecay: options.weightDecay ?? 1e-2,
-          seed: options.seed,
-          promptAugment: options.promptAugment,
-          device: execution.device,
-        });
+        const warmProgress = new Progress({ total: config.objective.textWarmup, quiet: options.quiet === true });
+        const warm = warmUpText(
+          model,
+          trainCases,
+          tokenizer,
+          {
+            steps: config.objective.textWarmup,
+            batch: TEXT_WARMUP_BATCH,
+            lr,
+            weightDecay: options.weightDecay ?? 1e-2,
+            seed: options.seed,
+            promptAugment: options.promptAugment,
+            device: execution.device,
+            averageGradients: (ps) => dp.averageGradients(ps),
+          },
+          (step, loss) => warmProgress.count(step, `text warm-up, reconstruction loss ${loss.toFixed(4)}`),
+        );
+        warmProgress.done();
+        if (dp.distributed) dp.checkSameWeights(model.parameters());
         // The budget includes it.
-        state.elapsedSeconds = warm.seconds;
-        log(`tgcnet: text warm-up: ${warm.steps} steps of ${TEXT_WARMUP_BATCH} prompts in ${warm.seconds.toFixed(1)} s, reconstruction loss ${warm.firstLoss.toFixed(4)} -> ${warm.lastLoss.toFixed(4)}`);
+        state.elapsedSeconds += warm.seconds;
+        log(
+          `tgcnet: text warm-up: ${warm.steps} steps of ${TEXT_WARMUP_BATCH} prompts in ${warm.seconds.toFixed(1)} s, ` +
+            `reconstruction loss ${warm.firstLoss.toFixed(4)} -> ${warm.lastLoss.toFixed(4)} (--set objective.textWarmup=0: off)`,
+        );
       }
     }
   }
