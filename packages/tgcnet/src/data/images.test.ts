@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { NIFTI_TYPES, niftiBytes, tempDir, writeGarbage, writeNifti, writePng } from './formats/testing.js';
-import { clearVolumeCache, decodeBmp, decodeNifti, getVolume, setVolumeLimits, imageFileSize, loadImage, loadMask, readNiftiHeader, setVolumeCacheSize } from './images.js';
+import { clearVolumeCache, correctedSharpError, decodeBmp, describeError, decodeNifti, getVolume, setVolumeLimits, imageFileSize, loadImage, loadMask, readNiftiHeader, setVolumeCacheSize } from './images.js';
 
 const tmp = tempDir('images');
 after(() => tmp.cleanup());
@@ -54,6 +54,30 @@ function bmp8(width: number, height: number, grey: number[]): Buffer {
 }
 
 describe('loadImage (2-D files)', () => {
+  it("a file that is there is never called missing, whatever sharp's shared error buffer says", async () => {
+    // sharp reads libvips' process-wide error buffer to tell "missing" from "unknown format"; a
+    // missing file read on another thread at the same moment can make a present one "missing".
+    writeGarbage(file('not-an-image.png'));
+    const present = correctedSharpError(new Error(`Input file is missing: ${file('not-an-image.png')}`), file('not-an-image.png'));
+    assert.equal(describeError(present), 'Input file contains unsupported image format');
+    const absent = new Error(`Input file is missing: ${file('absent.png')}`);
+    assert.equal(correctedSharpError(absent, file('absent.png')), absent);
+    assert.equal(describeError(absent), 'file not found');
+    const other = new Error('VipsJpeg: premature end of JPEG file');
+    assert.equal(correctedSharpError(other, file('not-an-image.png')), other);
+    // Read side by side with missing files, the garbage file is always unreadable, never missing.
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        (i % 2 === 0 ? imageFileSize(file('not-an-image.png')) : imageFileSize(file(`gone-${i}.png`))).then(
+          () => 'read',
+          (e: Error) => describeError(e),
+        ),
+      ),
+    );
+    assert.deepEqual(new Set(results.filter((_, i) => i % 2 === 0)), new Set(['Input file contains unsupported image format']));
+    assert.deepEqual(new Set(results.filter((_, i) => i % 2 === 1)), new Set(['file not found']));
+  });
+
   it('reads greyscale and colour PNGs as 8-bit grey', async () => {
     await writePng(file('grey.png'), 3, 2, [0, 10, 20, 30, 40, 255]);
     const g = await loadImage({ kind: 'file', path: file('grey.png') });

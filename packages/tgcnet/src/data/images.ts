@@ -7,7 +7,7 @@
 // the rows, z the slice), with no reorientation to a display convention: image and label
 // volumes are cut the same way, which is what a segmentation model needs. Decoded volumes
 // stay in a small LRU cache, since consecutive cases usually come from the same volume.
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { open, readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
@@ -38,6 +38,27 @@ function isBmpPath(path: string): boolean {
 }
 
 /** A short reason for an error: "file not found" for a missing file, else the error's message. */
+/**
+ * sharp decides that a file it cannot open is missing by reading the end of libvips' error
+ * buffer, which every thread shares: a file in no format it knows, read while another thread
+ * reads a missing file, can come back "Input file is missing". A file that is there is not
+ * missing; say what sharp says of an unknown format instead.
+ */
+export function correctedSharpError(err: unknown, path: string): unknown {
+  const message = (err as Error | undefined)?.message ?? '';
+  if (/^Input file is missing/.test(message) && existsSync(path)) return new Error('Input file contains unsupported image format');
+  return err;
+}
+
+/** sharp's metadata of a file on disk, its errors corrected (correctedSharpError). */
+async function sharpMetadata(image: sharp.Sharp, path: string): Promise<sharp.Metadata> {
+  try {
+    return await image.metadata();
+  } catch (err) {
+    throw correctedSharpError(err, path);
+  }
+}
+
 export function describeError(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
   if (e && (e.code === 'ENOENT' || /^Input file is missing/.test(e.message ?? ''))) return 'file not found';
@@ -142,7 +163,7 @@ export function decodeBmp(buf: Uint8Array): RawPixels {
 async function readRaw(path: string): Promise<RawPixels> {
   if (isBmpPath(path)) return decodeBmp(await readFile(path));
   const image = sharp(path);
-  const meta = await image.metadata();
+  const meta = await sharpMetadata(image, path);
   const grey = (meta.channels ?? 3) <= 2;
   if (meta.depth === 'ushort') {
     const { data, info } = await image
@@ -559,7 +580,7 @@ export async function imageFileSize(path: string): Promise<{ width: number; heig
     const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
     return { width: dv.getInt32(18, true), height: Math.abs(dv.getInt32(22, true)) };
   }
-  const meta = await sharp(path).metadata();
+  const meta = await sharpMetadata(sharp(path), path);
   if (!meta.width || !meta.height) throw new Error('no image size in the file header');
   // EXIF orientations 5-8 swap width and height; sharp decodes without auto-rotation, so report as stored.
   return { width: meta.width, height: meta.height };
