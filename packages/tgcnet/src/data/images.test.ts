@@ -65,9 +65,12 @@ describe('loadImage (2-D files)', () => {
     assert.equal(describeError(absent), 'file not found');
     const other = new Error('VipsJpeg: premature end of JPEG file');
     assert.equal(correctedSharpError(other, file('not-an-image.png')), other);
-    // Read side by side with missing files, the garbage file is always unreadable, never missing.
+    const wrongWay = correctedSharpError(new Error('Input file contains unsupported image format'), file('absent.png'));
+    assert.equal(describeError(wrongWay), 'file not found', 'a missing file is missing, whatever the buffer said');
+    // Read side by side with missing files, the garbage file is always unreadable, never missing,
+    // and the missing ones always missing (CI saw both mix-ups before the correction).
     const results = await Promise.all(
-      Array.from({ length: 40 }, (_, i) =>
+      Array.from({ length: 200 }, (_, i) =>
         (i % 2 === 0 ? imageFileSize(file('not-an-image.png')) : imageFileSize(file(`gone-${i}.png`))).then(
           () => 'read',
           (e: Error) => describeError(e),

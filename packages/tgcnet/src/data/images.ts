@@ -40,13 +40,15 @@ function isBmpPath(path: string): boolean {
 /** A short reason for an error: "file not found" for a missing file, else the error's message. */
 /**
  * sharp decides that a file it cannot open is missing by reading the end of libvips' error
- * buffer, which every thread shares: a file in no format it knows, read while another thread
- * reads a missing file, can come back "Input file is missing". A file that is there is not
- * missing; say what sharp says of an unknown format instead.
+ * buffer, which every thread shares: read side by side, a file in no format it knows can come
+ * back "Input file is missing" and a missing file "unsupported image format" (both seen in CI,
+ * where validation reads three files at a time). Whether the file is there decides instead.
  */
 export function correctedSharpError(err: unknown, path: string): unknown {
   const message = (err as Error | undefined)?.message ?? '';
-  if (/^Input file is missing/.test(message) && existsSync(path)) return new Error('Input file contains unsupported image format');
+  const saysMissing = /^Input file is missing/.test(message);
+  if (!existsSync(path)) return saysMissing ? err : new Error(`Input file is missing: ${path}`);
+  if (saysMissing) return new Error('Input file contains unsupported image format');
   return err;
 }
 
