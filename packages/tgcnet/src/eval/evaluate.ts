@@ -7,7 +7,7 @@ import { Loader, type LoadedCase } from '../data/loader.js';
 import type { CaseRecord } from '../data/types.js';
 import type { TgcConfig } from '../model/config.js';
 import type { TgcNet } from '../model/tgcnet.js';
-import { collate } from '../model/inputs.js';
+import { collate, composeTexts, textInputs } from '../model/inputs.js';
 import { CPU_FP32, type Execution, underPrecision } from '../model/execution.js';
 import { logitsToMask } from '../model/masks.js';
 import type { VisionFeatureCache } from '../model/vision_cache.js';
@@ -80,9 +80,9 @@ export async function evaluateCases(model: TgcNet, cases: readonly CaseRecord[],
             // flip) under the prompts and aux with left and right swapped, as a training flip does.
             const asked = override ?? batch.cases.map((c) => ({ prompt: c.record.text, aux: c.record.aux }));
             const swapped = asked.map((a) => ({ prompt: swapLeftRight(a.prompt), aux: a.aux === null ? null : swapLeftRight(a.aux) }));
-            const texts = collate(batch.cases, { config, tokenizer: options.tokenizer, augment: null, seed: 0, promptOverride: swapped, device: execution.device });
+            const swappedTexts = textInputs(options.tokenizer, composeTexts(config, swapped.map((text) => ({ text, transform: { flip: false, seed: 0 } }))), execution.device);
             const mirror = (t: Tensor | null) => (t === null ? null : aten.flip(t, [3]));
-            const mirrored = { ...texts.inputs, cnnPixels: mirror(mb.inputs.cnnPixels), vitPixels: mirror(mb.inputs.vitPixels) };
+            const mirrored = { ...mb.inputs, ...swappedTexts, cnnPixels: mirror(mb.inputs.cnnPixels), vitPixels: mirror(mb.inputs.vitPixels) };
             logits = meanOfProbabilities(logits, aten.flip(run(mirrored), [3]));
           }
           batch.cases.forEach((c, i) => {

@@ -5,7 +5,7 @@ import { ClipTokenizer } from '../clip/tokenizer.js';
 import type { LoadedCase } from '../data/loader.js';
 import { defaultBpePath } from '../paths.js';
 import { buildConfig } from './config.js';
-import { collate } from './inputs.js';
+import { collate, composeTexts, textInputs } from './inputs.js';
 
 const bpe = defaultBpePath();
 const skip = bpe === null ? 'needs ../shared/clip (CLIP BPE vocabulary)' : false;
@@ -46,4 +46,32 @@ test('a case asking a negative prompt gets that prompt and an empty target; othe
   assert.ok(share > 0.35 && share < 0.65, `share ${share}`);
   assert.deepEqual(batch(0.5, 17), batch(0.5, 17));
   assert.equal(T.memory().tensors, 0);
+});
+
+test('composeTexts: a flip swaps sides in prompt and aux, the text mode composes, and textInputs tokenizes aux only where a case has one', { skip }, () => {
+  const tokenizer = ClipTokenizer.fromPath(bpe!);
+  const items = [
+    { text: { prompt: 'upper left lung.', aux: 'left upper zone.' }, transform: { flip: true, seed: 1 } },
+    { text: { prompt: 'lower right lung.', aux: null }, transform: { flip: false, seed: 2 } },
+  ];
+  const injected = composeTexts({ ...buildConfig('tiny'), text: 'aux-injection' }, items);
+  assert.deepEqual(injected, { texts: ['upper right lung.', 'lower right lung.'], auxTexts: ['right upper zone.', ''], auxPresent: [true, false] });
+  const joined = composeTexts({ ...buildConfig('tiny'), text: 'llm-expanded' }, items);
+  assert.deepEqual(joined, { texts: ['upper right lung. right upper zone.', 'lower right lung.'], auxTexts: ['', ''], auxPresent: [false, false] });
+  assert.deepEqual(composeTexts({ ...buildConfig('tiny'), text: 'none' }, items).texts, ['', '']);
+  T.tidy(() => {
+    const withAux = textInputs(tokenizer, injected);
+    assert.deepEqual(withAux.auxPresent, [true, false]);
+    assert.equal(withAux.aux!.ids.shape[0], 2);
+    assert.deepEqual(withAux.text.keys, injected.texts);
+    const without = textInputs(tokenizer, joined);
+    assert.equal(without.aux, null);
+    assert.equal(without.auxPresent, null);
+  });
+  // collate composes through the same function: its texts are composeTexts' for the same draws.
+  const config = { ...buildConfig('tiny'), text: 'aux-injection' as const };
+  const cases = [loaded('a', config.cnnInput, config.vitInput), loaded('b', config.cnnInput, config.vitInput)];
+  const viaCollate = T.tidy(() => collate(cases, { config, tokenizer, augment: null, seed: 3, promptAugment: 1 }).texts);
+  const direct = composeTexts(config, cases.map((c, i) => ({ text: { prompt: c.record.text, aux: c.record.aux }, transform: { flip: false, promptAugment: 1, seed: 3 * 7919 + i * 104_729 + 17 } })));
+  assert.deepEqual(viaCollate, direct.texts);
 });

@@ -8,7 +8,7 @@ import type { ClipTokenizer } from '../clip/tokenizer.js';
 import { type AugmentOptions, type SampleAugment, augmentImages, augmentMasks, isIdentity, sampleAugment } from '../data/augment.js';
 import type { LoadedCase } from '../data/loader.js';
 import { mulberry32 } from '../random.js';
-import { transformText } from '../data/text_transforms.js';
+import { type CaseText, type TextTransform, transformText } from '../data/text_transforms.js';
 import type { TgcConfig } from './config.js';
 import type { TextBatch } from './text_cache.js';
 import { type TgcInputs, composePrompt } from './tgcnet.js';
@@ -36,6 +36,43 @@ export function tokenizeBatch(tokenizer: ClipTokenizer, texts: string[], context
     ids: toDevice(tensor(encoded.map((e) => e.ids.slice(0, length)), { dtype: 'int64' }), device),
     eot: encoded.map((e) => e.eotIndex),
     keys: texts,
+  };
+}
+
+/** A batch's texts as the model's text mode composes them: the primary prompts, the aux texts ('' where absent), and which cases have one. */
+export interface ComposedTexts {
+  texts: string[];
+  auxTexts: string[];
+  auxPresent: boolean[];
+}
+
+/**
+ * Each case's prompt and aux after its text transform (a flip's left/right swap, rewording),
+ * composed for the model's text mode. Training, its text warm-up and evaluation all compose
+ * here, so a prompt reads the same to the model whoever asks.
+ */
+export function composeTexts(config: TgcConfig, items: readonly { text: CaseText; transform: TextTransform }[]): ComposedTexts {
+  const out: ComposedTexts = { texts: [], auxTexts: [], auxPresent: [] };
+  for (const { text, transform } of items) {
+    const { prompt, aux } = transformText(text, transform);
+    const composed = composePrompt(config, prompt, aux);
+    out.texts.push(composed.primary);
+    out.auxTexts.push(composed.aux ?? '');
+    out.auxPresent.push(composed.aux !== null);
+  }
+  return out;
+}
+
+/** CLIP's context length in tokens: longer prompts are cut there (end-of-text kept). */
+const CONTEXT_LENGTH = 77;
+
+/** The text half of the model's inputs: the prompts' tokens, and the aux texts' where any case has one. */
+export function textInputs(tokenizer: ClipTokenizer, composed: ComposedTexts, device: Device = 'cpu'): Pick<TgcInputs, 'text' | 'aux' | 'auxPresent'> {
+  const needAux = composed.auxPresent.some(Boolean);
+  return {
+    text: tokenizeBatch(tokenizer, composed.texts, CONTEXT_LENGTH, device),
+    aux: needAux ? tokenizeBatch(tokenizer, composed.auxTexts, CONTEXT_LENGTH, device) : null,
+    auxPresent: needAux ? composed.auxPresent : null,
   };
 }
 
@@ -103,23 +140,16 @@ export function collate(cases: LoadedCase[], options: CollateOptions): ModelBatc
   const params: SampleAugment[] | null =
     options.augment && !isIdentity(options.augment) ? cases.map((_, i) => sampleAugment(options.augment!, options.seed * 4099 + offset + i)) : null;
   const negative = drawNegatives(cases, options.negativeRate, options.seed, offset);
-  const texts: string[] = [];
-  const auxTexts: string[] = [];
-  const auxPresent: boolean[] = [];
-  cases.forEach((c, i) => {
-    const asked = negative[i];
-    const given = options.promptOverride?.[i] ?? (asked === null ? { prompt: c.record.text, aux: c.record.aux } : c.record.negatives![asked]);
-    const { prompt, aux } = transformText(given, {
-      flip: params?.[i].flip ?? false,
-      promptAugment: options.promptAugment,
-      seed: options.seed * 7919 + (offset + i) * 104_729 + 17,
-    });
-    const composed = composePrompt(config, prompt, aux);
-    texts.push(composed.primary);
-    auxTexts.push(composed.aux ?? '');
-    auxPresent.push(composed.aux !== null);
-  });
-  const context = 77;
+  const composed = composeTexts(
+    config,
+    cases.map((c, i) => {
+      const asked = negative[i];
+      return {
+        text: options.promptOverride?.[i] ?? (asked === null ? { prompt: c.record.text, aux: c.record.aux } : c.record.negatives![asked]),
+        transform: { flip: params?.[i].flip ?? false, promptAugment: options.promptAugment, seed: options.seed * 7919 + (offset + i) * 104_729 + 17 },
+      };
+    }),
+  );
   const device = options.device ?? 'cpu';
   return tidy(() => {
     const warp = (x: Tensor) => (params ? augmentImages(x, params) : x);
@@ -131,15 +161,12 @@ export function collate(cases: LoadedCase[], options: CollateOptions): ModelBatc
     const targets = cases.map((c, i) => (negative[i] === null ? c.mask! : new Uint8Array(c.mask!.length)));
     let masks: Tensor | null = labelled ? stackGrey(targets, config.cnnInput, device).float() : null;
     if (masks && params) masks = augmentMasks(masks, params);
-    const needAux = auxPresent.some(Boolean);
     const inputs: TgcInputs = {
       vitPixels: vit,
       cnnPixels: cnn,
-      text: tokenizeBatch(options.tokenizer, texts, context, device),
-      aux: needAux ? tokenizeBatch(options.tokenizer, auxTexts, context, device) : null,
-      auxPresent: needAux ? auxPresent : null,
+      ...textInputs(options.tokenizer, composed, device),
       labelSize: [config.cnnInput, config.cnnInput],
     };
-    return { inputs, masks, texts };
+    return { inputs, masks, texts: composed.texts };
   });
 }

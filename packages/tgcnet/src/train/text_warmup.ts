@@ -7,10 +7,9 @@
 // the text tower on the dataset's own prompts").
 import { type Device, nn, optim, type Tensor, tensor, tidy } from '@tgcnet/torch';
 import type { ClipTokenizer } from '../clip/tokenizer.js';
-import { transformText } from '../data/text_transforms.js';
 import type { CaseRecord } from '../data/types.js';
-import { tokenizeBatch } from '../model/inputs.js';
-import { type TgcNet, composePrompt } from '../model/tgcnet.js';
+import { composeTexts, textInputs } from '../model/inputs.js';
+import type { TgcNet } from '../model/tgcnet.js';
 import { mulberry32 } from '../random.js';
 import { trainingOptimizer } from './optimizer.js';
 
@@ -79,23 +78,20 @@ export function warmUpText(model: TgcNet, cases: readonly CaseRecord[], tokenize
   try {
     for (let step = 0; step < options.steps; step++) {
       const picked = Array.from({ length: options.batch }, () => cases[Math.floor(draw() * cases.length)]);
-      const texts: string[] = [];
-      const auxTexts: string[] = [];
-      const auxPresent: boolean[] = [];
-      picked.forEach((c, i) => {
-        const { prompt, aux } = transformText({ prompt: c.text, aux: c.aux }, { flip: false, promptAugment: options.promptAugment, seed: (options.seed * 7919 + step * 104_729 + i * 31 + 5) >>> 0 });
-        const composed = composePrompt(model.config, prompt, aux);
-        texts.push(composed.primary);
-        auxTexts.push(composed.aux ?? '');
-        auxPresent.push(composed.aux !== null);
-      });
+      const composed = composeTexts(
+        model.config,
+        picked.map((c, i) => ({
+          text: { prompt: c.text, aux: c.aux },
+          transform: { flip: false, promptAugment: options.promptAugment, seed: (options.seed * 7919 + step * 104_729 + i * 31 + 5) >>> 0 },
+        })),
+      );
       const loss = tidy(() => {
-        const text = tokenizeBatch(tokenizer, texts, 77, device);
+        const { text, aux, auxPresent } = textInputs(tokenizer, composed, device);
         const primary = model.textFeatures(text);
-        const needAux = model.date.cross_attn !== null && auxPresent.some(Boolean);
-        const aux = needAux ? model.textFeatures(tokenizeBatch(tokenizer, auxTexts, 77, device)) : null;
-        const present = needAux ? tensor(auxPresent.map((p) => (p ? 1 : 0)), { device }) : null;
-        const joint = model.date.forward(primary, aux, present);
+        const readsAux = model.date.cross_attn !== null && aux && auxPresent;
+        const auxFeatures = readsAux ? model.textFeatures(aux) : null;
+        const present = readsAux ? tensor(auxPresent.map((p) => (p ? 1 : 0)), { device }) : null;
+        const joint = model.date.forward(primary, auxFeatures, present);
         const l = model.text_reconstruction!.loss(joint.pooled, text.ids, text.eot);
         optimizer.zeroGrad();
         l.backward();
