@@ -195,6 +195,7 @@ export function buildProgram(): Command {
     .option('--max-steps <n>', 'stop after n optimizer steps in this invocation (resumable; e.g. with --profile)', positiveInt)
     .option('--feature-cache <dir>', 'keep the frozen CLIP vision features here, shared by runs of the same tower (default: <out>/feature-cache; used with a pretrained --clip and --no-augment or --augment flip)', nonEmptyPath)
     .option('--no-feature-cache', 'compute the frozen CLIP features every epoch instead of keeping them on disk')
+    .option('--pixel-cache-mb <n>', 'keep decoded, resized images and masks in memory across epochs, at most n MiB (default 2048; 0: decode every epoch); speed only, the same bytes either way', nonNegativeInt)
     .option('--nproc-per-node <n>', 'data-parallel: start n processes on this machine (--batch stays the global batch, split between them)', positiveInt, 1)
     .option('--nnodes <n>', 'data-parallel over machines: how many take part (each runs this command with its --node-rank)', positiveInt, 1)
     .option('--node-rank <n>', "this machine's index, 0 to nnodes-1", nonNegativeInt, 0)

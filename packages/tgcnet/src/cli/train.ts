@@ -34,6 +34,7 @@ export async function trainCommand(o: Record<string, unknown>): Promise<void> {
     profile: o.profile as number | undefined,
     maxSteps: o.maxSteps as number | undefined,
     featureCache: o.featureCache as string | false | undefined,
+    pixelCacheMb: o.pixelCacheMb as number | undefined,
     explicit: o.explicit as string[] | undefined,
     override: o.override as string[] | undefined,
   });

@@ -3,6 +3,7 @@
 // indices and copies bytes. Order is a seeded permutation per epoch, so a resumed run
 // sees the same batches.
 import sharp from 'sharp';
+import type { DecodedCache } from './decoded_cache.js';
 import { loadImage, loadMask } from './images.js';
 import { mulberry32 } from '../random.js';
 import type { CaseRecord, GreyImage } from './types.js';
@@ -22,6 +23,8 @@ export interface LoaderOptions {
   dropLast?: boolean;
   /** Data-parallel training: load only this rank's contiguous slice of each batch (the batch stays the global one). */
   shard?: { rank: number; worldSize: number };
+  /** Keep decoded cases in memory across epochs (and loaders sharing it); null or absent: decode every time. */
+  cache?: DecodedCache | null;
 }
 
 export interface LoadedCase {
@@ -132,7 +135,9 @@ export class Loader {
         offset = Math.min(indices.length, shard.rank * per);
         indices = indices.slice(offset, offset + per);
       }
-      const p = Promise.all(indices.map((i) => loadCase(this.cases[i], this.options))).then((cases) => ({ index: b, cases, offset }));
+      const cache = this.options.cache;
+      const one = (record: CaseRecord) => (cache ? cache.get(record, this.options, () => loadCase(record, this.options)) : loadCase(record, this.options));
+      const p = Promise.all(indices.map((i) => one(this.cases[i]))).then((cases) => ({ index: b, cases, offset }));
       // Awaited later, in order; until then a failure must not count as unhandled.
       p.catch(() => undefined);
       return p;

@@ -7,6 +7,7 @@ import { Loader, type LoadedCase } from '../data/loader.js';
 import type { CaseRecord } from '../data/types.js';
 import type { TgcConfig } from '../model/config.js';
 import type { TgcNet } from '../model/tgcnet.js';
+import type { DecodedCache } from '../data/decoded_cache.js';
 import { collate, composeTexts, textInputs } from '../model/inputs.js';
 import { CPU_FP32, type Execution, underPrecision } from '../model/execution.js';
 import { logitsToMask } from '../model/masks.js';
@@ -41,6 +42,8 @@ export interface EvaluateOptions {
   execution?: Execution;
   /** Frozen CLIP features kept between calls (training's validation each epoch). */
   visionCache?: VisionFeatureCache | null;
+  /** Decoded pixels kept between calls (training's validation each epoch). */
+  decodedCache?: DecodedCache | null;
   /** Test-time augmentation: 'flip' also segments the mirrored image under the prompt with left and right swapped, and averages the two probabilities. */
   tta?: 'flip' | null;
 }
@@ -60,6 +63,7 @@ export async function evaluateCases(model: TgcNet, cases: readonly CaseRecord[],
     vitSize: config.encoder === 'cnn-only' ? null : config.vitInput,
     prefetch: 2,
     keepOriginal: options.atOriginalSize,
+    cache: options.decodedCache ?? null,
   });
   const metric = new SegmentationMetric();
   let done = 0;

@@ -51,6 +51,8 @@ export const TrainRecord = z
     maxSteps: z.number().int().positive().optional(),
     /** Where the frozen CLIP features were kept (false: off; absent: <out>/feature-cache when usable). */
     featureCache: z.union([z.string(), z.literal(false)]).optional(),
+    /** MiB of decoded pixels kept in memory across epochs (absent: the default, 2048; 0: off); speed only. */
+    pixelCacheMb: z.number().int().nonnegative().optional(),
     /** How 2-D masks were binarised: foreground > this value (absent: the automatic rule, MASK_RULE). */
     maskThreshold: z.number().int().min(0).max(254).optional(),
     note: z.string().optional(),

@@ -32,7 +32,7 @@ export const EXACT_RESUME_OPTIONS = [
 export type ExactResumeOption = (typeof EXACT_RESUME_OPTIONS)[number];
 
 /** Options a resume may change freely (when to stop, where features are kept: not what a step computes); not typed again, they come from the run too. */
-export const FREE_RESUME_OPTIONS = ['patience', 'maxMinutes', 'featureCache'] as const;
+export const FREE_RESUME_OPTIONS = ['patience', 'maxMinutes', 'featureCache', 'pixelCacheMb'] as const;
 
 const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 

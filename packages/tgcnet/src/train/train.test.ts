@@ -65,6 +65,20 @@ test('resuming after a stop gives the same weights as an uninterrupted run', { s
   for (const [k, buf] of a) assert.ok(buf.equals(b.get(k)!), `${k} differs after resume`);
 });
 
+test('the decoded-pixel cache changes speed only: a run with it gives the weights of a run without', { skip }, async () => {
+  // 9 steps cross into the second epoch, where the cached cases are read back.
+  const cached = await train({ ...base, out: join(dir, 'pixel-cache'), maxSteps: 9 });
+  const plain = await train({ ...base, out: join(dir, 'no-pixel-cache'), maxSteps: 9, pixelCacheMb: 0 });
+  assert.equal(cached.steps, 9);
+  assert.equal(plain.steps, 9);
+  const entries = readFileSync(join(dir, 'pixel-cache', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.type === 'epoch');
+  assert.ok(entries.length >= 1 && entries[0].pixelCache.cases > 0 && entries[0].pixelCache.full === false, JSON.stringify(entries[0]?.pixelCache));
+  assert.ok(!readFileSync(join(dir, 'no-pixel-cache', 'metrics.jsonl'), 'utf8').includes('pixelCache'));
+  const a = weights(join(dir, 'pixel-cache'));
+  const b = weights(join(dir, 'no-pixel-cache'));
+  for (const [k, buf] of a) assert.ok(buf.equals(b.get(k)!), `${k} differs with the pixel cache`);
+});
+
 test('the text warm-up runs in a fresh run, not again on resume: a resumed run gives the uninterrupted one\'s weights', { skip }, async () => {
   const warm = { ...base, set: ['objective.textWarmup=3'] };
   const straight = join(dir, 'warm-straight');
