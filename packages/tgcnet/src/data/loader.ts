@@ -147,6 +147,10 @@ export class Loader {
     while (pending.length > 0) {
       const batch = await pending.shift()!;
       if (next < batches.length) pending.push(load(next++));
+      // A batch already decoded (kept in a DecodedCache) resolves in a microtask, and the
+      // training step after it is synchronous: without a turn of the event loop here a run
+      // read from memory would never see a signal (Ctrl-C, SIGTERM) or a timer.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       yield batch;
     }
   }

@@ -692,7 +692,7 @@ async function trainLocked(given: TrainOptions, runDir: string, resuming: boolea
       if (decodedCache && !pixelCacheReported) {
         pixelCacheReported = true;
         log(
-          `tgcnet: decoded pixels of ${decodedCache.size} cases kept in memory for the next epochs (${(decodedCache.bytes / MiB).toFixed(0)} MiB)` +
+          `tgcnet: decoded pixels of ${decodedCache.size} cases kept in memory for the next epochs (${(decodedCache.bytes / MiB).toFixed(1)} MiB)` +
             (decodedCache.full ? `; the ${pixelCacheMb} MiB budget is full, so the other cases are decoded every epoch (raise --pixel-cache-mb)` : '; --pixel-cache-mb 0: off'),
         );
       }
