@@ -87,11 +87,17 @@ test('a loader with the cache gives every epoch the same bytes as one without, a
   const options = { batchSize: 4, shuffle: true, seed: 1, cnnSize: 32, vitSize: 24 };
   const plain = new Loader(cases, options);
   const cached = new Loader(cases, { ...options, cache });
+  const firstRead = new Map<string, Uint8Array | null>();
   for (const epoch of [0, 1]) {
     const a: LoadedCase[] = [];
     const b: LoadedCase[] = [];
     for await (const batch of plain.epoch(epoch)) a.push(...batch.cases);
     for await (const batch of cached.epoch(epoch)) b.push(...batch.cases);
+    // Epoch 2 hands out the very arrays epoch 1 decoded: nothing was decoded again.
+    for (const c of b) {
+      if (epoch === 0) firstRead.set(c.record.id, c.cnn);
+      else assert.equal(c.cnn, firstRead.get(c.record.id), `${c.record.id} decoded again in epoch 2`);
+    }
     assert.deepEqual(b.map((c) => c.record.id), a.map((c) => c.record.id));
     a.forEach((c, i) => {
       assert.deepEqual(b[i].cnn, c.cnn, `${c.record.id} cnn, epoch ${epoch}`);

@@ -45,12 +45,14 @@ export class DecodedCache {
    */
   async get(record: CaseRecord, sizes: { cnnSize: number; vitSize: number | null; keepOriginal?: boolean }, decode: () => Promise<LoadedCase>): Promise<LoadedCase> {
     const key = JSON.stringify([record.image, record.mask, sizes.cnnSize, sizes.vitSize, sizes.keepOriginal === true]);
+    // The same files may come under another record (an aux attached, a paraphrase): its own text, the kept pixels.
+    const asAsked = (kept: LoadedCase) => (kept.record === record ? kept : { ...kept, record });
     const hit = this.#entries.get(key);
-    if (hit) return hit.record === record ? hit : { ...hit, record };
+    if (hit) return asAsked(hit);
     const loaded = await decode();
     // Asked twice before the first decode finished: keep one copy, count its bytes once.
     const raced = this.#entries.get(key);
-    if (raced) return raced.record === record ? raced : { ...raced, record };
+    if (raced) return asAsked(raced);
     const size = loadedBytes(loaded);
     if (this.#bytes + size <= this.maxBytes) {
       this.#entries.set(key, loaded);
