@@ -52,7 +52,7 @@ export function buildProgram(): Command {
   program
     .command('demo')
     .description(
-      'the main job: synthetic data, train the small preset (3 epochs: 4-10 min on 2 cores), evaluate with and without the right prompts, ' +
+      'the main job: synthetic data, train the small preset (3 epochs: about 4-6 min of training on 2 cores), evaluate with and without the right prompts, ' +
         'probe one image under three prompts, write the report; exits 1 unless the prompt decides the mask',
     )
     .option('--out <dir>', 'where data, run and report go', nonEmptyPath, 'demo-output')
