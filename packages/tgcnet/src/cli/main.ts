@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { SynthStyle } from '../data/synth_dataset.js';
+import { DEFAULT_PIXEL_CACHE_MB } from '../data/decoded_cache.js';
 import { TGCNET_VERSION } from '../version.js';
 
 // The demo trains 3 epochs; its time is a cap, not the schedule. With a 5-minute budget the
@@ -195,7 +196,7 @@ export function buildProgram(): Command {
     .option('--max-steps <n>', 'stop after n optimizer steps in this invocation (resumable; e.g. with --profile)', positiveInt)
     .option('--feature-cache <dir>', 'keep the frozen CLIP vision features here, shared by runs of the same tower (default: <out>/feature-cache; used with a pretrained --clip and --no-augment or --augment flip)', nonEmptyPath)
     .option('--no-feature-cache', 'compute the frozen CLIP features every epoch instead of keeping them on disk')
-    .option('--pixel-cache-mb <n>', 'keep decoded, resized images and masks in memory across epochs, at most n MiB (default 2048; 0: decode every epoch); speed only, the same bytes either way', nonNegativeInt)
+    .option('--pixel-cache-mb <n>', `keep decoded, resized images and masks in memory across epochs, at most n MiB (default ${DEFAULT_PIXEL_CACHE_MB}; 0: decode every epoch); speed only, the same bytes either way`, nonNegativeInt)
     .option('--nproc-per-node <n>', 'data-parallel: start n processes on this machine (--batch stays the global batch, split between them)', positiveInt, 1)
     .option('--nnodes <n>', 'data-parallel over machines: how many take part (each runs this command with its --node-rank)', positiveInt, 1)
     .option('--node-rank <n>', "this machine's index, 0 to nnodes-1", nonNegativeInt, 0)

@@ -10,7 +10,7 @@ import { resolveClipArg } from '../clip/hub.js';
 import { ClipTokenizer } from '../clip/tokenizer.js';
 import { DEFAULT_AUGMENT, FLIP_ONLY } from '../data/augment.js';
 import { openDataset } from '../data/detect.js';
-import { DecodedCache, MiB } from '../data/decoded_cache.js';
+import { DecodedCache, DEFAULT_PIXEL_CACHE_MB, MiB } from '../data/decoded_cache.js';
 import { Loader } from '../data/loader.js';
 import type { CaseRecord, FormatName } from '../data/types.js';
 import { formatProblems, validateDataset } from '../data/validate.js';
@@ -123,9 +123,6 @@ export interface TrainResult {
   /** Data-parallel runs: the number of processes and the weights' hash, checked equal on every rank. */
   ranks?: { worldSize: number; weightsSha256: string };
 }
-
-/** Decoded pixels kept across epochs by default: QaTa's 5716 training cases at 160 px take 440 MiB. */
-export const DEFAULT_PIXEL_CACHE_MB = 2048;
 
 const DEFAULT_LR: Record<string, number> = { paper: 1e-4, b16: 1e-4, small: 1e-3, tiny: 1e-3 };
 
